@@ -1,0 +1,504 @@
+//! Server configuration: every limit and timeout, with ESP-IDF's defaults, and a validating
+//! builder.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::router::UriMatch;
+use crate::session::SessionId;
+use crate::Error;
+
+/// Called when a connection is accepted, before it is served. Return `false` to refuse it
+/// (the connection is closed at once). ESP-IDF's `open_fn`.
+pub type OnOpen = dyn Fn(SessionId, SocketAddr) -> bool + Send + Sync;
+/// Called when a session closes, before its context is dropped. ESP-IDF's `close_fn`.
+pub type OnClose = dyn Fn(SessionId) + Send + Sync;
+
+/// TCP keep-alive probing on accepted connections (`SO_KEEPALIVE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpKeepalive {
+    /// Idle time before the first probe. ESP-IDF default: 5 s.
+    pub idle: Duration,
+    /// Time between probes. ESP-IDF default: 5 s.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped. ESP-IDF default: 3.
+    pub count: u32,
+}
+
+impl Default for TcpKeepalive {
+    fn default() -> Self {
+        TcpKeepalive {
+            idle: Duration::from_secs(5),
+            interval: Duration::from_secs(5),
+            count: 3,
+        }
+    }
+}
+
+/// A validated server configuration. Build one with [`Config::builder`]; `Config::default()`
+/// is ESP-IDF's defaults with a host-sized stack.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) bind_addr: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: usize,
+    pub(crate) max_open_sockets: usize,
+    pub(crate) max_uri_handlers: usize,
+    pub(crate) max_resp_headers: usize,
+    pub(crate) max_req_headers: usize,
+    pub(crate) backlog_conn: u32,
+    pub(crate) lru_purge_enable: bool,
+    pub(crate) recv_wait_timeout: Duration,
+    pub(crate) send_wait_timeout: Duration,
+    pub(crate) header_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_req_hdr_len: usize,
+    pub(crate) max_uri_len: usize,
+    pub(crate) body_buffer_len: usize,
+    pub(crate) max_body_len: Option<u64>,
+    pub(crate) max_pending_response: usize,
+    pub(crate) ctrl_queue_len: usize,
+    pub(crate) keepalive: Option<TcpKeepalive>,
+    pub(crate) linger: Option<Duration>,
+    pub(crate) on_open: Option<Arc<OnOpen>>,
+    pub(crate) on_close: Option<Arc<OnClose>>,
+    pub(crate) uri_match: UriMatch,
+}
+
+/// The largest number of request header fields a configuration may allow.
+pub const MAX_REQ_HEADERS_LIMIT: usize = 128;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 80,
+            thread_name: "httpd".to_owned(),
+            stack_size: 256 * 1024,
+            max_open_sockets: 7,
+            max_uri_handlers: 8,
+            max_resp_headers: 8,
+            max_req_headers: 32,
+            backlog_conn: 5,
+            lru_purge_enable: false,
+            recv_wait_timeout: Duration::from_secs(5),
+            send_wait_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(60)),
+            max_req_hdr_len: 1024,
+            max_uri_len: 512,
+            body_buffer_len: 16 * 1024,
+            max_body_len: None,
+            max_pending_response: 8 * 1024 * 1024,
+            ctrl_queue_len: 64,
+            keepalive: None,
+            linger: None,
+            on_open: None,
+            on_close: None,
+            uri_match: UriMatch::Exact,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind_addr", &self.bind_addr)
+            .field("port", &self.port)
+            .field("thread_name", &self.thread_name)
+            .field("stack_size", &self.stack_size)
+            .field("max_open_sockets", &self.max_open_sockets)
+            .field("max_uri_handlers", &self.max_uri_handlers)
+            .field("max_resp_headers", &self.max_resp_headers)
+            .field("max_req_headers", &self.max_req_headers)
+            .field("backlog_conn", &self.backlog_conn)
+            .field("lru_purge_enable", &self.lru_purge_enable)
+            .field("recv_wait_timeout", &self.recv_wait_timeout)
+            .field("send_wait_timeout", &self.send_wait_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_req_hdr_len", &self.max_req_hdr_len)
+            .field("max_uri_len", &self.max_uri_len)
+            .field("body_buffer_len", &self.body_buffer_len)
+            .field("max_body_len", &self.max_body_len)
+            .field("max_pending_response", &self.max_pending_response)
+            .field("ctrl_queue_len", &self.ctrl_queue_len)
+            .field("keepalive", &self.keepalive)
+            .field("linger", &self.linger)
+            .field("on_open", &self.on_open.is_some())
+            .field("on_close", &self.on_close.is_some())
+            .field("uri_match", &self.uri_match)
+            .finish()
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = httpd::Config::builder()
+    ///     .port(0)
+    ///     .max_open_sockets(16)
+    ///     .recv_wait_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.max_open_sockets(), 16);
+    /// ```
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// The address the listener binds to.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_addr, self.port)
+    }
+
+    /// The maximum number of open client connections.
+    pub fn max_open_sockets(&self) -> usize {
+        self.max_open_sockets
+    }
+
+    /// The maximum number of registered URI handlers.
+    pub fn max_uri_handlers(&self) -> usize {
+        self.max_uri_handlers
+    }
+
+    /// How long a read from the client may wait for data.
+    pub fn recv_wait_timeout(&self) -> Duration {
+        self.recv_wait_timeout
+    }
+
+    /// How long a write to the client may wait for room.
+    pub fn send_wait_timeout(&self) -> Duration {
+        self.send_wait_timeout
+    }
+
+    /// The size of each session's request buffer: the largest head plus the body buffer.
+    pub(crate) fn request_buffer_len(&self) -> usize {
+        // Method and version take at most ~30 bytes; 64 leaves room for CRLFs and slack.
+        self.max_uri_len + self.max_req_hdr_len + 64 + self.body_buffer_len
+    }
+}
+
+/// Builds a [`Config`]; [`build`](ConfigBuilder::build) validates every value.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+impl ConfigBuilder {
+    /// TCP port to listen on. Default 80; 0 picks a free port (see
+    /// [`Server::local_addr`](crate::Server::local_addr)).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+
+    /// Address to bind. Default `0.0.0.0` (every IPv4 interface); use `::` for IPv6.
+    pub fn bind_addr(mut self, addr: IpAddr) -> Self {
+        self.config.bind_addr = addr;
+        self
+    }
+
+    /// Name of the server thread. Default `"httpd"`.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.config.thread_name = name.into();
+        self
+    }
+
+    /// Stack size of the server thread, in bytes; handlers run on it. Default 256 KiB
+    /// (ESP-IDF's 4096 is too small for Rust code; only touched pages use memory).
+    /// At least 16 KiB.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.config.stack_size = bytes;
+        self
+    }
+
+    /// Maximum number of open client connections (the session table's size). Default 7.
+    pub fn max_open_sockets(mut self, n: usize) -> Self {
+        self.config.max_open_sockets = n;
+        self
+    }
+
+    /// Maximum number of registered URI handlers. Default 8.
+    pub fn max_uri_handlers(mut self, n: usize) -> Self {
+        self.config.max_uri_handlers = n;
+        self
+    }
+
+    /// Maximum number of headers a handler may set on one response. Default 8.
+    pub fn max_resp_headers(mut self, n: usize) -> Self {
+        self.config.max_resp_headers = n;
+        self
+    }
+
+    /// Maximum number of header fields in a request; more is answered with 431. Default 32,
+    /// at most [`MAX_REQ_HEADERS_LIMIT`].
+    pub fn max_req_headers(mut self, n: usize) -> Self {
+        self.config.max_req_headers = n;
+        self
+    }
+
+    /// Listen backlog: connections the kernel holds before they are accepted. Default 5.
+    pub fn backlog_conn(mut self, n: u32) -> Self {
+        self.config.backlog_conn = n;
+        self
+    }
+
+    /// Close the least recently used session when a new connection arrives at a full table.
+    /// Default off: the newcomer waits in the backlog until a session closes.
+    pub fn lru_purge_enable(mut self, enable: bool) -> Self {
+        self.config.lru_purge_enable = enable;
+        self
+    }
+
+    /// How long the server waits for more of a request (head or body) before giving up
+    /// (408 for a head, [`Error::Timeout`] for a handler's `recv`). Default 5 s.
+    pub fn recv_wait_timeout(mut self, t: Duration) -> Self {
+        self.config.recv_wait_timeout = t;
+        self
+    }
+
+    /// How long a response may wait for the client to make room before the session is closed.
+    /// Default 5 s.
+    pub fn send_wait_timeout(mut self, t: Duration) -> Self {
+        self.config.send_wait_timeout = t;
+        self
+    }
+
+    /// Deadline for a whole request head, from its first byte, however it trickles in
+    /// (slowloris protection; 408 and close). Default 10 s.
+    pub fn header_timeout(mut self, t: Duration) -> Self {
+        self.config.header_timeout = t;
+        self
+    }
+
+    /// How long a keep-alive connection may sit idle between requests before it is closed.
+    /// Default 60 s; `None` never closes idle connections (ESP-IDF's behaviour).
+    pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
+        self.config.idle_timeout = t;
+        self
+    }
+
+    /// Maximum length of the header section (the bytes after the request line, up to and
+    /// including the CRLF of the last header line); longer is answered with 431. Default 1024.
+    pub fn max_req_hdr_len(mut self, n: usize) -> Self {
+        self.config.max_req_hdr_len = n;
+        self
+    }
+
+    /// Maximum length of the request target (path and query); longer is answered with 414.
+    /// Default 512.
+    pub fn max_uri_len(mut self, n: usize) -> Self {
+        self.config.max_uri_len = n;
+        self
+    }
+
+    /// Bodies up to this many bytes are read by the server, without blocking other clients,
+    /// before the handler runs; larger bodies are streamed by the handler's `recv`.
+    /// Default 16 KiB.
+    pub fn body_buffer_len(mut self, n: usize) -> Self {
+        self.config.body_buffer_len = n;
+        self
+    }
+
+    /// Largest request body accepted; a larger `Content-Length` (or chunked body) is answered
+    /// with 413. Default `None`: any size a handler reads.
+    pub fn max_body_len(mut self, n: Option<u64>) -> Self {
+        self.config.max_body_len = n;
+        self
+    }
+
+    /// Response bytes a session may hold while the client is slow to read them; beyond this a
+    /// handler's send waits (up to `send_wait_timeout`). Default 8 MiB.
+    pub fn max_pending_response(mut self, n: usize) -> Self {
+        self.config.max_pending_response = n;
+        self
+    }
+
+    /// Capacity of the control queue (`queue_work`, `send_to`, `trigger_close`). Default 64.
+    pub fn ctrl_queue_len(mut self, n: usize) -> Self {
+        self.config.ctrl_queue_len = n;
+        self
+    }
+
+    /// TCP keep-alive on accepted connections. Default off.
+    pub fn keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
+        self.config.keepalive = keepalive;
+        self
+    }
+
+    /// `SO_LINGER` on accepted connections: on close, wait up to this long for unsent data.
+    /// Default off.
+    pub fn linger(mut self, linger: Option<Duration>) -> Self {
+        self.config.linger = linger;
+        self
+    }
+
+    /// Callback for each new connection; return `false` to refuse it.
+    pub fn on_open(
+        mut self,
+        f: impl Fn(SessionId, SocketAddr) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.config.on_open = Some(Arc::new(f));
+        self
+    }
+
+    /// Callback for each closed session, run before the session context is dropped.
+    pub fn on_close(mut self, f: impl Fn(SessionId) + Send + Sync + 'static) -> Self {
+        self.config.on_close = Some(Arc::new(f));
+        self
+    }
+
+    /// How registered URIs match request paths. Default [`UriMatch::Exact`].
+    pub fn uri_match(mut self, m: UriMatch) -> Self {
+        self.config.uri_match = m;
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first setting out of range.
+    pub fn build(self) -> Result<Config, Error> {
+        let c = self.config;
+        let check = |ok: bool, why: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::InvalidConfig(why))
+            }
+        };
+        check(
+            c.stack_size >= 16 * 1024,
+            "stack_size must be at least 16 KiB",
+        )?;
+        check(
+            !c.thread_name.is_empty() && !c.thread_name.contains('\0'),
+            "thread_name must be non-empty, without NUL",
+        )?;
+        check(
+            (1..=65_536).contains(&c.max_open_sockets),
+            "max_open_sockets must be 1..=65536",
+        )?;
+        check(
+            (1..=4096).contains(&c.max_uri_handlers),
+            "max_uri_handlers must be 1..=4096",
+        )?;
+        check(
+            (0..=256).contains(&c.max_resp_headers),
+            "max_resp_headers must be 0..=256",
+        )?;
+        check(
+            (1..=MAX_REQ_HEADERS_LIMIT).contains(&c.max_req_headers),
+            "max_req_headers must be 1..=128",
+        )?;
+        check(c.backlog_conn >= 1, "backlog_conn must be at least 1")?;
+        for (t, why) in [
+            (c.recv_wait_timeout, "recv_wait_timeout must be non-zero"),
+            (c.send_wait_timeout, "send_wait_timeout must be non-zero"),
+            (c.header_timeout, "header_timeout must be non-zero"),
+        ] {
+            check(!t.is_zero(), why)?;
+        }
+        check(
+            c.idle_timeout != Some(Duration::ZERO),
+            "idle_timeout must be non-zero",
+        )?;
+        check(
+            (16..=64 * 1024).contains(&c.max_req_hdr_len),
+            "max_req_hdr_len must be 16..=65536",
+        )?;
+        check(
+            (1..=64 * 1024).contains(&c.max_uri_len),
+            "max_uri_len must be 1..=65536",
+        )?;
+        check(
+            c.body_buffer_len <= 16 * 1024 * 1024,
+            "body_buffer_len must be at most 16 MiB",
+        )?;
+        check(
+            c.max_pending_response >= 4096,
+            "max_pending_response must be at least 4096",
+        )?;
+        check(c.ctrl_queue_len >= 1, "ctrl_queue_len must be at least 1")?;
+        if let Some(k) = c.keepalive {
+            check(
+                !k.idle.is_zero() && !k.interval.is_zero() && k.count >= 1,
+                "keepalive idle, interval and count must be non-zero",
+            )?;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_esp_idf_and_valid() {
+        let c = Config::builder().build().unwrap();
+        assert_eq!(c.port, 80);
+        assert_eq!(c.max_open_sockets, 7);
+        assert_eq!(c.max_uri_handlers, 8);
+        assert_eq!(c.max_resp_headers, 8);
+        assert_eq!(c.backlog_conn, 5);
+        assert!(!c.lru_purge_enable);
+        assert_eq!(c.recv_wait_timeout, Duration::from_secs(5));
+        assert_eq!(c.send_wait_timeout, Duration::from_secs(5));
+        assert_eq!(c.max_req_hdr_len, 1024);
+        assert_eq!(c.max_uri_len, 512);
+        assert_eq!(c.keepalive, None);
+        assert_eq!(c.linger, None);
+        assert_eq!(TcpKeepalive::default().count, 3);
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        let cases: Vec<(ConfigBuilder, &str)> = vec![
+            (Config::builder().stack_size(1024), "stack_size"),
+            (Config::builder().max_open_sockets(0), "max_open_sockets"),
+            (Config::builder().max_uri_handlers(0), "max_uri_handlers"),
+            (Config::builder().max_req_headers(0), "max_req_headers"),
+            (Config::builder().max_req_headers(1000), "max_req_headers"),
+            (Config::builder().backlog_conn(0), "backlog_conn"),
+            (
+                Config::builder().recv_wait_timeout(Duration::ZERO),
+                "recv_wait_timeout",
+            ),
+            (
+                Config::builder().send_wait_timeout(Duration::ZERO),
+                "send_wait_timeout",
+            ),
+            (
+                Config::builder().idle_timeout(Some(Duration::ZERO)),
+                "idle_timeout",
+            ),
+            (Config::builder().max_uri_len(0), "max_uri_len"),
+            (Config::builder().max_req_hdr_len(1), "max_req_hdr_len"),
+            (Config::builder().thread_name(""), "thread_name"),
+            (Config::builder().ctrl_queue_len(0), "ctrl_queue_len"),
+            (
+                Config::builder().keepalive(Some(TcpKeepalive {
+                    count: 0,
+                    ..TcpKeepalive::default()
+                })),
+                "keepalive",
+            ),
+        ];
+        for (builder, setting) in cases {
+            match builder.build() {
+                Err(Error::InvalidConfig(why)) => assert!(why.contains(setting), "{why}"),
+                other => panic!("{setting}: expected InvalidConfig, got {other:?}"),
+            }
+        }
+    }
+}

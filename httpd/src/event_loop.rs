@@ -1,0 +1,1010 @@
+//! The poll loop: listener, waker and sessions. The only code that decides who runs next.
+//!
+//! Each loop iteration polls, notes which sessions are ready, then runs one *turn*: every
+//! ready session gets one step (at most one request), in rotation. A session with pipelined
+//! requests already buffered stays in the ready queue and is served again next turn without
+//! waiting for the socket. Reads never block the loop; only a handler that reads a body larger
+//! than `body_buffer_len`, or produces more than `max_pending_response`, waits on its client.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token};
+use slab::Slab;
+use socket2::SockRef;
+
+use crate::config::Config;
+use crate::parse::{self, Framing, Head, Limits, Version};
+use crate::request::{path_of, Env, Exchange, Progress, Request, DRAIN_LIMIT};
+use crate::response::{DateCache, CONTINUE};
+use crate::router::{Route, Table};
+use crate::server::{Inner, Server, Shared};
+use crate::session::{BufPool, OutPool, ReadState, Session, SessionId, UnreadBody};
+use crate::{Error, ErrorCode};
+
+pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
+pub(crate) const WAKER: Token = Token(usize::MAX);
+/// Connections accepted per turn, so a connection flood cannot starve served sessions.
+const ACCEPTS_PER_TURN: usize = 64;
+/// Pipelined responses are held back (coalesced into one write) up to this many bytes.
+const COALESCE_LIMIT: usize = 16 * 1024;
+/// How long a closing connection's unread input is drained, so the response is not destroyed
+/// by a reset, and how much of it.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BUDGET: u64 = 256 * 1024;
+
+/// Work queued by [`Server::queue_work`].
+pub(crate) type Work = Box<dyn FnOnce(&mut ServerContext<'_>) + Send>;
+
+/// A message to the server thread.
+pub(crate) enum Control {
+    Work(Work),
+    Send(SessionId, Vec<u8>),
+    Close(SessionId),
+}
+
+/// The outcome of writing a session's pending output.
+#[derive(Debug, PartialEq, Eq)]
+enum Flushed {
+    Done,
+    Pending,
+    Closed,
+}
+
+/// The outcome of reading a session's socket once.
+#[derive(Debug, PartialEq, Eq)]
+enum Read1 {
+    /// Bytes arrived.
+    Progress,
+    /// Nothing new (or the buffer is full).
+    Nothing,
+    /// The session was closed (error).
+    Closed,
+}
+
+pub(crate) struct EventLoop {
+    poll: Poll,
+    events: Events,
+    ctrl: Receiver<Control>,
+    core: Core,
+}
+
+/// Everything the loop owns but the poll itself.
+pub(crate) struct Core {
+    registry: Registry,
+    listener: TcpListener,
+    /// The listener may have connections waiting (an edge was seen and not yet drained).
+    listener_ready: bool,
+    shared: Arc<Shared>,
+    sessions: Slab<Session>,
+    /// Generation of each slot's current (or next) session.
+    generations: Vec<u32>,
+    ready: VecDeque<usize>,
+    table: Arc<Table>,
+    table_version: u64,
+    ex: Exchange,
+    env: Env,
+    limits: Limits,
+    in_pool: BufPool,
+    out_pool: OutPool,
+    lru_clock: u64,
+    /// No session deadline is earlier than this.
+    next_timer: Option<Instant>,
+    expired: Vec<usize>,
+    now: Instant,
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        poll: Poll,
+        mut listener: TcpListener,
+        ctrl: Receiver<Control>,
+        shared: Arc<Shared>,
+        config: Config,
+        server: Weak<Inner>,
+    ) -> io::Result<Self> {
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let registry = poll.registry().try_clone()?;
+        let (table, table_version) = shared.router.snapshot();
+        let limits = Limits {
+            max_uri_len: config.max_uri_len,
+            max_hdr_len: config.max_req_hdr_len,
+            max_headers: config.max_req_headers,
+        };
+        let core = Core {
+            registry,
+            listener,
+            listener_ready: false,
+            shared,
+            sessions: Slab::with_capacity(config.max_open_sockets),
+            generations: Vec::with_capacity(config.max_open_sockets),
+            ready: VecDeque::with_capacity(config.max_open_sockets),
+            table,
+            table_version,
+            ex: Exchange::new(config.max_req_headers),
+            limits,
+            in_pool: BufPool::new(config.request_buffer_len(), 64),
+            out_pool: OutPool::default(),
+            lru_clock: 0,
+            next_timer: None,
+            expired: Vec::new(),
+            now: Instant::now(),
+            env: Env {
+                config,
+                date: DateCache::new(),
+                server,
+            },
+        };
+        Ok(EventLoop {
+            poll,
+            events: Events::with_capacity(1024),
+            ctrl,
+            core,
+        })
+    }
+
+    pub(crate) fn run(mut self) {
+        log::info!("server listening on {:?}", self.core.listener.local_addr());
+        while !self.core.stopping() {
+            let timeout = if !self.core.ready.is_empty()
+                || (self.core.listener_ready && self.core.can_accept())
+            {
+                Some(Duration::ZERO)
+            } else {
+                self.core
+                    .next_timer
+                    .map(|t| t.saturating_duration_since(Instant::now()))
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::error!("poll failed, stopping: {e}");
+                break;
+            }
+            self.core.now = Instant::now();
+            self.core.env.date.refresh(SystemTime::now());
+            let mut control = false;
+            for event in self.events.iter() {
+                match event.token() {
+                    LISTENER => self.core.listener_ready = true,
+                    WAKER => control = true,
+                    Token(slot) => self.core.on_event(slot, event),
+                }
+            }
+            if control {
+                self.run_control();
+            }
+            if self.core.listener_ready {
+                self.core.accept();
+            }
+            self.core.turn();
+            self.core.check_timers();
+        }
+        self.core.shutdown();
+        // Queued work that never ran is dropped with the receiver.
+        while self.ctrl.try_recv().is_ok() {}
+        log::info!("server stopped");
+    }
+
+    fn run_control(&mut self) {
+        while let Ok(msg) = self.ctrl.try_recv() {
+            if self.core.stopping() {
+                return;
+            }
+            match msg {
+                Control::Work(work) => {
+                    let mut ctx = ServerContext {
+                        core: &mut self.core,
+                    };
+                    if catch_unwind(AssertUnwindSafe(|| work(&mut ctx))).is_err() {
+                        log::error!("queued work panicked");
+                    }
+                }
+                Control::Send(id, bytes) => {
+                    let _ = self.core.send_to(id, &bytes);
+                }
+                Control::Close(id) => {
+                    let _ = self.core.trigger_close(id);
+                }
+            }
+        }
+    }
+}
+
+/// Sets a session's deadline and keeps the loop's next timer no later than it.
+fn arm(next_timer: &mut Option<Instant>, s: &mut Session, at: Option<Instant>) {
+    s.deadline = at;
+    if let Some(at) = at {
+        *next_timer = Some(next_timer.map_or(at, |t| t.min(at)));
+    }
+}
+
+impl Core {
+    fn stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire)
+    }
+
+    fn config(&self) -> &Config {
+        &self.env.config
+    }
+
+    fn can_accept(&self) -> bool {
+        self.sessions.len() < self.config().max_open_sockets || self.config().lru_purge_enable
+    }
+
+    fn enqueue(&mut self, slot: usize) {
+        if let Some(s) = self.sessions.get_mut(slot) {
+            if !s.queued {
+                s.queued = true;
+                self.ready.push_back(slot);
+            }
+        }
+    }
+
+    fn on_event(&mut self, slot: usize, event: &Event) {
+        let Some(s) = self.sessions.get_mut(slot) else {
+            return;
+        };
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            s.readable = true;
+        }
+        if s.readable || s.pending_output() > 0 || event.is_write_closed() {
+            self.enqueue(slot);
+        }
+    }
+
+    /// One step for each session that was ready when the turn began.
+    fn turn(&mut self) {
+        for _ in 0..self.ready.len() {
+            let Some(slot) = self.ready.pop_front() else {
+                break;
+            };
+            let Some(s) = self.sessions.get_mut(slot) else {
+                continue;
+            };
+            s.queued = false;
+            self.step(slot);
+            if self.stopping() {
+                return;
+            }
+        }
+    }
+
+    fn step(&mut self, slot: usize) {
+        if self.sessions[slot].pending_output() > 0 && self.flush(slot) != Flushed::Done {
+            return;
+        }
+        match self.sessions[slot].state {
+            ReadState::Head => self.serve(slot),
+            ReadState::Drain { .. } => self.drain(slot),
+            ReadState::Linger { .. } => self.linger(slot),
+        }
+    }
+
+    // ---- socket I/O ----------------------------------------------------------------------
+
+    /// Reads once into the session's input buffer, if the socket may have bytes.
+    fn read_input(&mut self, slot: usize) -> Read1 {
+        let s = &mut self.sessions[slot];
+        if !s.readable {
+            return Read1::Nothing;
+        }
+        if s.input.data.is_empty() {
+            s.input.data = self.in_pool.take();
+        }
+        let room = s.input.data.len() - s.input.end;
+        if room == 0 {
+            return Read1::Nothing;
+        }
+        loop {
+            match s.stream.read(&mut s.input.data[s.input.end..]) {
+                Ok(0) => {
+                    s.readable = false;
+                    s.eof = true;
+                    return Read1::Nothing;
+                }
+                Ok(n) => {
+                    s.input.end += n;
+                    // A short read drained the socket: the next bytes bring a new edge.
+                    s.readable = n == room;
+                    return Read1::Progress;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    s.readable = false;
+                    return Read1::Nothing;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("session {}: read: {e}", s.id);
+                    self.close(slot);
+                    return Read1::Closed;
+                }
+            }
+        }
+    }
+
+    /// Writes the session's pending output; closes it when done if it is closing.
+    fn flush(&mut self, slot: usize) -> Flushed {
+        let s = &mut self.sessions[slot];
+        let before = s.pending_output();
+        match s.flush_nonblocking() {
+            Ok(true) => {
+                if s.write_interest {
+                    s.write_interest = false;
+                    let _ =
+                        self.registry
+                            .reregister(&mut s.stream, Token(slot), Interest::READABLE);
+                }
+                let out = std::mem::take(&mut s.output);
+                self.out_pool.give(out);
+                if s.close_after_flush {
+                    self.begin_linger(slot);
+                    return Flushed::Closed;
+                }
+                Flushed::Done
+            }
+            Ok(false) => {
+                let first_wait = !s.write_interest;
+                if first_wait {
+                    s.write_interest = true;
+                    let _ = self.registry.reregister(
+                        &mut s.stream,
+                        Token(slot),
+                        Interest::READABLE | Interest::WRITABLE,
+                    );
+                }
+                // The client has `send_wait_timeout` to make progress on what we hold.
+                if first_wait || s.pending_output() < before {
+                    let at = self.now + self.env.config.send_wait_timeout;
+                    arm(&mut self.next_timer, s, Some(at));
+                }
+                Flushed::Pending
+            }
+            Err(e) => {
+                log::debug!("session {}: write: {e}", s.id);
+                self.close(slot);
+                Flushed::Closed
+            }
+        }
+    }
+
+    // ---- serving requests ----------------------------------------------------------------
+
+    fn serve(&mut self, slot: usize) {
+        let progress = match self.read_input(slot) {
+            Read1::Closed => return,
+            r => r == Read1::Progress,
+        };
+        let now = self.now;
+        let s = &mut self.sessions[slot];
+        if s.input.end == 0 {
+            if s.eof {
+                self.close(slot);
+                return;
+            }
+            let buf = std::mem::take(&mut s.input.data);
+            self.in_pool.give(buf);
+            s.head_started = None;
+            let idle = self.env.config.idle_timeout.map(|t| now + t);
+            arm(&mut self.next_timer, s, idle);
+            return;
+        }
+        let head_started = *s.head_started.get_or_insert(now);
+        let parsed = parse::parse_head(
+            &s.input.data[..s.input.end],
+            &self.limits,
+            &mut self.ex.headers,
+        );
+        match parsed {
+            Ok(None) => {
+                if s.eof {
+                    self.close_gracefully(slot);
+                    return;
+                }
+                if progress {
+                    let at = (head_started + self.env.config.header_timeout)
+                        .min(now + self.env.config.recv_wait_timeout);
+                    arm(&mut self.next_timer, s, Some(at));
+                }
+                let more = s.readable;
+                // Responses to earlier pipelined requests were held back: send them now.
+                if s.pending_output() > 0 && self.flush(slot) != Flushed::Done {
+                    return;
+                }
+                if more {
+                    self.enqueue(slot);
+                }
+            }
+            Err(code) => self.answer_protocol_error(slot, code),
+            Ok(Some(head)) => {
+                if let Framing::Length(n) = head.framing {
+                    if self.env.config.max_body_len.is_some_and(|max| n > max) {
+                        self.answer_protocol_error(slot, ErrorCode::ContentTooLarge);
+                        return;
+                    }
+                    let have = (s.input.end - head.len) as u64;
+                    if have < n && n <= self.env.config.body_buffer_len as u64 {
+                        self.await_body(slot, &head, progress);
+                        return;
+                    }
+                }
+                self.dispatch(slot, head);
+            }
+        }
+    }
+
+    /// The head is complete and the (small) body is not: keep reading without blocking.
+    fn await_body(&mut self, slot: usize, head: &Head, progress: bool) {
+        let s = &mut self.sessions[slot];
+        if s.eof {
+            self.close_gracefully(slot);
+            return;
+        }
+        if head.expect_continue && head.version == Version::Http11 && !s.continue_sent {
+            s.continue_sent = true;
+            if s.output.capacity() == 0 {
+                s.output = self.out_pool.take();
+            }
+            s.output.extend_from_slice(CONTINUE);
+            if self.flush(slot) == Flushed::Closed {
+                return;
+            }
+        }
+        let s = &mut self.sessions[slot];
+        if progress || s.deadline.is_none() {
+            let at = self.now + self.env.config.recv_wait_timeout;
+            arm(&mut self.next_timer, s, Some(at));
+        }
+        if s.readable {
+            self.enqueue(slot);
+        }
+    }
+
+    fn refresh_table(&mut self) {
+        if self.shared.router.version() != self.table_version {
+            (self.table, self.table_version) = self.shared.router.snapshot();
+        }
+    }
+
+    fn dispatch(&mut self, slot: usize, head: Head) {
+        self.refresh_table();
+        self.ex.begin(head, self.env.config.max_req_hdr_len);
+        let Core {
+            sessions,
+            ex,
+            env,
+            table,
+            out_pool,
+            ..
+        } = self;
+        let session = &mut sessions[slot];
+        session.deadline = None;
+        if session.output.capacity() == 0 {
+            session.output = out_pool.take();
+        }
+        let target = head.target.get(&session.input.data);
+        let path = path_of(std::str::from_utf8(target).unwrap_or_default());
+        let route = table.route(head.method, path);
+        let mut req = Request { session, ex, env };
+        let (result, fallback) = match route {
+            Route::Found(f) => (call(|| f(&mut req)), None),
+            Route::MethodNotAllowed => {
+                let code = ErrorCode::MethodNotAllowed;
+                (answer_error(table, &mut req, code), Some(code))
+            }
+            Route::NotFound => {
+                let code = ErrorCode::NotFound;
+                (answer_error(table, &mut req, code), Some(code))
+            }
+        };
+        self.finish(slot, result, fallback);
+    }
+
+    /// Answers a request the server refuses before any handler (malformed, too long, timed
+    /// out): the custom error handler if there is one, else the default page; then close.
+    fn answer_protocol_error(&mut self, slot: usize, code: ErrorCode) {
+        log::debug!("session {}: {}", self.sessions[slot].id, code);
+        self.refresh_table();
+        self.ex.begin_broken();
+        let Core {
+            sessions,
+            ex,
+            env,
+            table,
+            out_pool,
+            ..
+        } = self;
+        let session = &mut sessions[slot];
+        if session.output.capacity() == 0 {
+            session.output = out_pool.take();
+        }
+        let mut req = Request { session, ex, env };
+        let result = answer_error(table, &mut req, code);
+        self.finish(slot, result, Some(code));
+    }
+
+    /// Completes the response after the handler, decides whether the connection survives,
+    /// and sets the session up for what comes next (next request, drain, or close).
+    fn finish(&mut self, slot: usize, result: Result<(), Error>, fallback: Option<ErrorCode>) {
+        let Core {
+            sessions, ex, env, ..
+        } = self;
+        let mut req = Request {
+            session: &mut sessions[slot],
+            ex,
+            env,
+        };
+        match result {
+            Ok(()) => {
+                let _ = match (req.ex.resp.progress, fallback) {
+                    (Progress::NotStarted, Some(code)) => req.send_err(code, None),
+                    (Progress::NotStarted, None) => req.send(b""),
+                    (Progress::Chunked | Progress::UntilClose, _) => req.send_chunk(b""),
+                    (Progress::Raw | Progress::Done, _) => Ok(()),
+                };
+            }
+            Err(e) => {
+                log::warn!("{} {}: {e}", req.ex.head.method, req.uri());
+                req.ex.resp.closing = true;
+                if req.ex.resp.progress == Progress::NotStarted {
+                    let code = match e {
+                        Error::Timeout => ErrorCode::RequestTimeout,
+                        Error::BadBody => ErrorCode::BadRequest,
+                        Error::BodyTooLarge => ErrorCode::ContentTooLarge,
+                        _ => ErrorCode::InternalServerError,
+                    };
+                    let _ = req.send_err(code, None);
+                }
+            }
+        }
+        let mut close = req.ex.resp.closing || req.ex.resp.broken;
+
+        // What is left of the body: skip what is buffered, drain the rest later (bounded).
+        let s = &mut sessions[slot];
+        let body = &mut ex.body;
+        let mut consumed = body.pos.min(s.input.end);
+        match body.unread.take() {
+            None => {}
+            Some(UnreadBody::Length(left)) => {
+                let buffered = (s.input.end - consumed) as u64;
+                if left <= buffered {
+                    consumed += left as usize;
+                } else {
+                    consumed = s.input.end;
+                    let left = left - buffered;
+                    if left > DRAIN_LIMIT || (ex.head.expect_continue && !s.continue_sent) {
+                        close = true;
+                    } else {
+                        s.state = ReadState::Drain {
+                            body: UnreadBody::Length(left),
+                            budget: DRAIN_LIMIT,
+                        };
+                    }
+                }
+            }
+            Some(UnreadBody::Chunked(mut decoder)) => {
+                match skip_chunked(&mut decoder, &s.input.data[consumed..s.input.end]) {
+                    Ok(used) => consumed += used,
+                    Err(()) => close = true,
+                }
+                if !decoder.is_done() && !close {
+                    if ex.head.expect_continue && !s.continue_sent {
+                        close = true;
+                    } else {
+                        s.state = ReadState::Drain {
+                            body: UnreadBody::Chunked(decoder),
+                            budget: DRAIN_LIMIT,
+                        };
+                    }
+                }
+            }
+        }
+        s.input.consume(consumed);
+        s.continue_sent = false;
+        s.head_started = None;
+        self.lru_clock += 1;
+        s.last_used = self.lru_clock;
+
+        if close || (s.eof && s.input.end == 0) {
+            self.close_gracefully(slot);
+            return;
+        }
+        let s = &mut self.sessions[slot];
+        let pipelined = s.input.end > 0 || s.readable || matches!(s.state, ReadState::Drain { .. });
+        if pipelined && s.pending_output() < COALESCE_LIMIT {
+            // Serve the next request next turn; its response joins this one in one write.
+            self.enqueue(slot);
+            return;
+        }
+        match self.flush(slot) {
+            Flushed::Done if pipelined => self.enqueue(slot),
+            Flushed::Done => {
+                let s = &mut self.sessions[slot];
+                let buf = std::mem::take(&mut s.input.data);
+                self.in_pool.give(buf);
+                let idle = self.env.config.idle_timeout.map(|t| self.now + t);
+                arm(&mut self.next_timer, s, idle);
+            }
+            Flushed::Pending | Flushed::Closed => {}
+        }
+    }
+
+    /// Discards the unread body of the last request, then returns to reading heads.
+    fn drain(&mut self, slot: usize) {
+        let progress = match self.read_input(slot) {
+            Read1::Closed => return,
+            r => r == Read1::Progress,
+        };
+        let s = &mut self.sessions[slot];
+        let ReadState::Drain { body, budget } = &mut s.state else {
+            return;
+        };
+        let avail = &s.input.data[..s.input.end];
+        let (used, done) = match body {
+            UnreadBody::Length(left) => {
+                let n = (*left).min(avail.len() as u64);
+                *left -= n;
+                (n as usize, *left == 0)
+            }
+            UnreadBody::Chunked(decoder) => match skip_chunked(decoder, avail) {
+                Ok(used) => (used, decoder.is_done()),
+                Err(()) => {
+                    self.close(slot);
+                    return;
+                }
+            },
+        };
+        *budget = budget.saturating_sub(used as u64);
+        let exhausted = *budget == 0 && !done;
+        s.input.consume(used);
+        if done {
+            s.state = ReadState::Head;
+            self.enqueue(slot);
+        } else if exhausted || s.eof {
+            self.close(slot);
+        } else {
+            if progress {
+                let at = self.now + self.env.config.recv_wait_timeout;
+                arm(&mut self.next_timer, s, Some(at));
+            }
+            if s.readable {
+                self.enqueue(slot);
+            }
+        }
+    }
+
+    // ---- closing -------------------------------------------------------------------------
+
+    /// Closes once the pending output is written.
+    fn close_gracefully(&mut self, slot: usize) {
+        self.sessions[slot].close_after_flush = true;
+        self.flush(slot);
+    }
+
+    /// The response is out; if the client may still be sending, stop writing and read (and
+    /// discard) until it closes, so unread input does not turn our close into a reset that
+    /// destroys the response in flight.
+    fn begin_linger(&mut self, slot: usize) {
+        let s = &mut self.sessions[slot];
+        if s.input.end == 0 && !s.readable && !matches!(s.state, ReadState::Drain { .. }) {
+            self.close(slot);
+            return;
+        }
+        let _ = s.stream.shutdown(Shutdown::Write);
+        s.state = ReadState::Linger {
+            budget: LINGER_BUDGET,
+        };
+        s.input.end = 0;
+        let at = self.now + LINGER_TIME.min(self.env.config.recv_wait_timeout);
+        arm(&mut self.next_timer, s, Some(at));
+        self.enqueue(slot);
+    }
+
+    fn linger(&mut self, slot: usize) {
+        loop {
+            match self.read_input(slot) {
+                Read1::Closed => return,
+                Read1::Progress => {
+                    let s = &mut self.sessions[slot];
+                    let n = s.input.end as u64;
+                    s.input.end = 0;
+                    if let ReadState::Linger { budget } = &mut s.state {
+                        *budget = budget.saturating_sub(n);
+                        if *budget == 0 {
+                            self.close(slot);
+                            return;
+                        }
+                    }
+                }
+                Read1::Nothing => break,
+            }
+        }
+        if self.sessions[slot].eof {
+            self.close(slot);
+        }
+    }
+
+    /// Closes a session now: `on_close`, then its context is dropped.
+    fn close(&mut self, slot: usize) {
+        if !self.sessions.contains(slot) {
+            return;
+        }
+        let mut s = self.sessions.remove(slot);
+        self.generations[slot] = self.generations[slot].wrapping_add(1);
+        let _ = self.registry.deregister(&mut s.stream);
+        self.in_pool.give(std::mem::take(&mut s.input.data));
+        self.out_pool.give(std::mem::take(&mut s.output));
+        self.shared.remove_client(s.id);
+        log::debug!("session {} closed", s.id);
+        if let Some(on_close) = &self.env.config.on_close {
+            if catch_unwind(AssertUnwindSafe(|| on_close(s.id))).is_err() {
+                log::error!("on_close panicked");
+            }
+        }
+        let ctx = s.ctx.take();
+        drop(s);
+        if catch_unwind(AssertUnwindSafe(move || drop(ctx))).is_err() {
+            log::error!("dropping a session context panicked");
+        }
+    }
+
+    // ---- accepting -----------------------------------------------------------------------
+
+    fn accept(&mut self) {
+        for _ in 0..ACCEPTS_PER_TURN {
+            let full = self.sessions.len() >= self.config().max_open_sockets;
+            if full && !self.config().lru_purge_enable {
+                // Leave it in the backlog until a session closes.
+                return;
+            }
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    if full && !self.purge_lru() {
+                        log::debug!("table full and nothing purgeable: refusing {peer}");
+                        continue;
+                    }
+                    self.open(stream, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.listener_ready = false;
+                    return;
+                }
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted
+                        || e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    // Out of descriptors or memory: wait for the next edge (or a close).
+                    log::warn!("accept: {e}");
+                    self.listener_ready = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes the least recently used session. `false` if there is none to close.
+    fn purge_lru(&mut self) -> bool {
+        let lru = self
+            .sessions
+            .iter()
+            .min_by_key(|(_, s)| s.last_used)
+            .map(|(slot, _)| slot);
+        match lru {
+            Some(slot) => {
+                log::debug!("LRU purge: closing session {}", self.sessions[slot].id);
+                self.close(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn open(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let config = &self.env.config;
+        let _ = stream.set_nodelay(true);
+        let sock = SockRef::from(&stream);
+        if let Some(k) = config.keepalive {
+            let params = socket2::TcpKeepalive::new()
+                .with_time(k.idle)
+                .with_interval(k.interval)
+                .with_retries(k.count);
+            if let Err(e) = sock.set_tcp_keepalive(&params) {
+                log::warn!("SO_KEEPALIVE: {e}");
+            }
+        }
+        if let Some(linger) = config.linger {
+            if let Err(e) = sock.set_linger(Some(linger)) {
+                log::warn!("SO_LINGER: {e}");
+            }
+        }
+        let entry = self.sessions.vacant_entry();
+        let slot = entry.key();
+        if slot >= self.generations.len() {
+            self.generations.resize(slot + 1, 0);
+        }
+        let id = SessionId {
+            slot: slot as u32,
+            generation: self.generations[slot],
+        };
+        if let Some(on_open) = &config.on_open {
+            match catch_unwind(AssertUnwindSafe(|| on_open(id, peer))) {
+                Ok(true) => {}
+                Ok(false) => {
+                    log::debug!("on_open refused {peer}");
+                    return;
+                }
+                Err(_) => {
+                    log::error!("on_open panicked; refusing {peer}");
+                    return;
+                }
+            }
+        }
+        if let Err(e) = self
+            .registry
+            .register(&mut stream, Token(slot), Interest::READABLE)
+        {
+            log::warn!("register: {e}");
+            return;
+        }
+        self.lru_clock += 1;
+        let mut session = Session::new(id, stream, peer, self.lru_clock);
+        let idle = config.idle_timeout.map(|t| self.now + t);
+        arm(&mut self.next_timer, &mut session, idle);
+        entry.insert(session);
+        self.shared.add_client(id);
+        log::debug!("session {id} opened from {peer}");
+    }
+
+    // ---- timers --------------------------------------------------------------------------
+
+    fn check_timers(&mut self) {
+        match self.next_timer {
+            Some(t) if t <= self.now => {}
+            _ => return,
+        }
+        let now = self.now;
+        let mut next: Option<Instant> = None;
+        let mut expired = std::mem::take(&mut self.expired);
+        for (slot, s) in self.sessions.iter() {
+            match s.deadline {
+                Some(d) if d <= now => expired.push(slot),
+                Some(d) => next = Some(next.map_or(d, |n| n.min(d))),
+                None => {}
+            }
+        }
+        self.next_timer = next;
+        for slot in expired.drain(..) {
+            self.expire(slot);
+        }
+        self.expired = expired;
+    }
+
+    fn expire(&mut self, slot: usize) {
+        let s = &mut self.sessions[slot];
+        s.deadline = None;
+        let waiting_for_head = matches!(s.state, ReadState::Head) && s.input.end > 0;
+        if s.pending_output() > 0 || !waiting_for_head {
+            // A client that does not read, an idle keep-alive, a stalled drain or linger.
+            log::debug!("session {}: timed out", s.id);
+            self.close(slot);
+        } else {
+            self.answer_protocol_error(slot, ErrorCode::RequestTimeout);
+        }
+    }
+
+    // ---- control -------------------------------------------------------------------------
+
+    fn session_slot(&self, id: SessionId) -> Option<usize> {
+        let slot = id.slot as usize;
+        self.sessions.get(slot).filter(|s| s.id == id).map(|_| slot)
+    }
+
+    fn send_to(&mut self, id: SessionId, bytes: &[u8]) -> Result<(), Error> {
+        let slot = self.session_slot(id).ok_or(Error::NoSuchSession)?;
+        let s = &mut self.sessions[slot];
+        if s.close_after_flush || matches!(s.state, ReadState::Linger { .. }) {
+            return Err(Error::NoSuchSession);
+        }
+        if s.output.capacity() == 0 {
+            s.output = self.out_pool.take();
+        }
+        s.output.extend_from_slice(bytes);
+        match self.flush(slot) {
+            Flushed::Closed => Err(Error::NoSuchSession),
+            _ => Ok(()),
+        }
+    }
+
+    fn trigger_close(&mut self, id: SessionId) -> Result<(), Error> {
+        let slot = self.session_slot(id).ok_or(Error::NoSuchSession)?;
+        self.close_gracefully(slot);
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        let slots: Vec<usize> = self.sessions.iter().map(|(slot, _)| slot).collect();
+        for slot in slots {
+            self.close(slot);
+        }
+        self.shared.router.clear();
+        self.table = self.shared.router.snapshot().0;
+    }
+}
+
+/// Runs a handler, turning a panic into an error so one bad handler cannot take the server
+/// down.
+fn call(f: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(Error::handler("handler panicked")))
+}
+
+/// The custom handler for `code` if one is registered, else the default error page.
+fn answer_error(table: &Table, req: &mut Request<'_>, code: ErrorCode) -> Result<(), Error> {
+    match table.err_handler(code) {
+        Some(f) => call(|| f(req, code)),
+        None => req.send_err(code, None),
+    }
+}
+
+/// Skips chunked body bytes in `input`; returns how many were used.
+fn skip_chunked(decoder: &mut parse::ChunkedDecoder, input: &[u8]) -> Result<usize, ()> {
+    let mut sink = [0u8; 1024];
+    let mut used = 0;
+    while !decoder.is_done() {
+        let (c, p) = decoder.decode(&input[used..], &mut sink).map_err(|_| ())?;
+        used += c;
+        if c == 0 && p == 0 {
+            break;
+        }
+    }
+    Ok(used)
+}
+
+/// The server thread's side of [`Server::queue_work`]: access to the sessions.
+pub struct ServerContext<'a> {
+    core: &'a mut Core,
+}
+
+impl ServerContext<'_> {
+    /// The ids of the open sessions.
+    pub fn clients(&self) -> Vec<SessionId> {
+        self.core.sessions.iter().map(|(_, s)| s.id).collect()
+    }
+
+    /// Sends raw bytes to a session (ESP-IDF's `httpd_socket_send`), after any response it has
+    /// pending.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchSession`] if the session has closed (or is closing).
+    pub fn send(&mut self, id: SessionId, bytes: &[u8]) -> Result<(), Error> {
+        self.core.send_to(id, bytes)
+    }
+
+    /// Closes a session once its pending output is written.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchSession`] if the session has already closed.
+    pub fn close(&mut self, id: SessionId) -> Result<(), Error> {
+        self.core.trigger_close(id)
+    }
+
+    /// A session's context, if it has one of type `T`.
+    pub fn session_ctx<T: std::any::Any + Send>(&mut self, id: SessionId) -> Option<&mut T> {
+        let slot = self.core.session_slot(id)?;
+        self.core.sessions[slot].ctx.as_mut()?.downcast_mut::<T>()
+    }
+
+    /// A handle to the server.
+    pub fn server(&self) -> Option<Server> {
+        self.core.env.server.upgrade().map(Server::from_inner)
+    }
+}

@@ -1,0 +1,791 @@
+//! Request-head parsing over `httparse`, with the server's limits and framing rules, and the
+//! chunked body decoder. Sans-IO: bytes in, results out; "need more bytes" is `Ok(None)`.
+
+use std::fmt;
+
+use crate::ErrorCode;
+
+/// An HTTP request method. [`Method::Any`] only appears in registrations: it matches every
+/// method (ESP-IDF's `HTTP_ANY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `OPTIONS`
+    Options,
+    /// `PATCH`
+    Patch,
+    /// `TRACE`
+    Trace,
+    /// `CONNECT`
+    Connect,
+    /// Every method; for registering a handler only.
+    Any,
+}
+
+impl Method {
+    /// The method's token, e.g. `"GET"`; `"ANY"` for [`Method::Any`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
+            Method::Trace => "TRACE",
+            Method::Connect => "CONNECT",
+            Method::Any => "ANY",
+        }
+    }
+
+    fn from_token(token: &str) -> Option<Method> {
+        Some(match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            "PATCH" => Method::Patch,
+            "TRACE" => Method::Trace,
+            "CONNECT" => Method::Connect,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP version of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// HTTP/1.0
+    Http10,
+    /// HTTP/1.1
+    Http11,
+}
+
+/// Whether a connection stays open after the current exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeepAlive {
+    Close,
+    KeepAlive,
+}
+
+/// A byte range in the session's request buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Span {
+    fn of(buf: &[u8], part: &[u8]) -> Span {
+        // Both slices come from the same buffer; the subtraction gives the offset.
+        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+        Span {
+            start: start as u32,
+            end: (start + part.len()) as u32,
+        }
+    }
+
+    pub(crate) fn get(self, buf: &[u8]) -> &[u8] {
+        &buf[self.start as usize..self.end as usize]
+    }
+}
+
+/// Where one request header sits in the buffer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HeaderSpan {
+    pub(crate) name: Span,
+    pub(crate) value: Span,
+}
+
+/// How the request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body.
+    Empty,
+    /// `Content-Length: n` (n > 0).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A parsed request head. Header positions are in the `headers` vector given to
+/// [`parse_head`]; all spans index the buffer that was parsed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head {
+    /// Bytes of the head, including the blank line that ends it.
+    pub(crate) len: usize,
+    pub(crate) method: Method,
+    pub(crate) target: Span,
+    pub(crate) version: Version,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: KeepAlive,
+    pub(crate) expect_continue: bool,
+}
+
+impl Head {
+    /// Stands in for a head that could not be parsed: no target, no body, connection closes.
+    pub(crate) fn empty() -> Head {
+        Head {
+            len: 0,
+            method: Method::Get,
+            target: Span::default(),
+            version: Version::Http11,
+            framing: Framing::Empty,
+            keep_alive: KeepAlive::Close,
+            expect_continue: false,
+        }
+    }
+}
+
+/// The limits a head must respect.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_uri_len: usize,
+    pub(crate) max_hdr_len: usize,
+    pub(crate) max_headers: usize,
+}
+
+const MAX_METHOD_LEN: usize = 16;
+/// `" HTTP/1.1\r\n"`
+const VERSION_TAIL_LEN: usize = 11;
+
+/// Parses a request head from the start of `buf`.
+///
+/// Returns `Ok(None)` when more bytes are needed (and the limits are not yet exceeded),
+/// `Ok(Some(head))` when the head is complete and acceptable, and the status to answer with
+/// otherwise. `headers` is cleared and filled with the header positions.
+pub(crate) fn parse_head(
+    buf: &[u8],
+    limits: &Limits,
+    headers: &mut Vec<HeaderSpan>,
+) -> Result<Option<Head>, ErrorCode> {
+    headers.clear();
+    let mut raw = [httparse::EMPTY_HEADER; crate::config::MAX_REQ_HEADERS_LIMIT];
+    let mut req = httparse::Request::new(&mut raw[..limits.max_headers]);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return check_partial(buf, limits).map(|()| None),
+        Err(httparse::Error::TooManyHeaders) => return Err(ErrorCode::HeaderFieldsTooLarge),
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(_) => {
+            return Err(check_partial(buf, limits)
+                .err()
+                .unwrap_or(ErrorCode::BadRequest))
+        }
+    };
+    let method = req.method.unwrap_or_default();
+    let target = req.path.unwrap_or_default();
+    if target.len() > limits.max_uri_len {
+        return Err(ErrorCode::UriTooLong);
+    }
+    let line_len = request_line_len(buf).unwrap_or(len);
+    if len - line_len - blank_line_len(&buf[..len]) > limits.max_hdr_len {
+        return Err(ErrorCode::HeaderFieldsTooLarge);
+    }
+    let method = Method::from_token(method).ok_or(ErrorCode::NotImplemented)?;
+    let version = match req.version {
+        Some(0) => Version::Http10,
+        Some(1) => Version::Http11,
+        _ => return Err(ErrorCode::VersionNotSupported),
+    };
+    if !valid_target(method, target) {
+        return Err(ErrorCode::BadRequest);
+    }
+
+    let mut fields = Fields::default();
+    for h in req.headers.iter() {
+        headers.push(HeaderSpan {
+            name: Span::of(buf, h.name.as_bytes()),
+            value: Span::of(buf, h.value),
+        });
+        fields.add(h.name, h.value)?;
+    }
+    let framing = fields.framing(version)?;
+    if version == Version::Http11 && fields.hosts != 1 {
+        return Err(ErrorCode::BadRequest);
+    }
+    let keep_alive = match (version, fields.close, fields.keep_alive) {
+        (_, true, _) => KeepAlive::Close,
+        (Version::Http11, false, _) | (Version::Http10, false, true) => KeepAlive::KeepAlive,
+        (Version::Http10, false, false) => KeepAlive::Close,
+    };
+    Ok(Some(Head {
+        len,
+        method,
+        target: Span::of(buf, target.as_bytes()),
+        version,
+        framing,
+        keep_alive,
+        expect_continue: fields.expect_continue,
+    }))
+}
+
+/// What the framing-relevant headers said.
+#[derive(Default)]
+struct Fields {
+    content_length: Option<u64>,
+    /// Every `Transfer-Encoding` coding seen, in order: only a single final `chunked` is valid.
+    codings: u32,
+    chunked_last: bool,
+    hosts: u32,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl Fields {
+    fn add(&mut self, name: &str, value: &[u8]) -> Result<(), ErrorCode> {
+        if name.eq_ignore_ascii_case("content-length") {
+            for item in value.split(|&b| b == b',') {
+                let n = parse_length(trim(item))?;
+                if self.content_length.is_some_and(|m| m != n) {
+                    return Err(ErrorCode::BadRequest);
+                }
+                self.content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            for item in value.split(|&b| b == b',') {
+                let coding = trim(item);
+                if coding.is_empty() {
+                    continue;
+                }
+                self.codings += 1;
+                self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+            }
+        } else if name.eq_ignore_ascii_case("host") {
+            self.hosts += 1;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for item in value.split(|&b| b == b',') {
+                let token = trim(item);
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            self.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
+        }
+        Ok(())
+    }
+
+    fn framing(&self, version: Version) -> Result<Framing, ErrorCode> {
+        match (self.codings, self.content_length) {
+            (0, None | Some(0)) => Ok(Framing::Empty),
+            (0, Some(n)) => Ok(Framing::Length(n)),
+            // Both framings, a coding we do not implement, chunked not last or repeated, or
+            // chunked on HTTP/1.0: the framing is ambiguous, refuse it (no request smuggling).
+            (1, None) if self.chunked_last && version == Version::Http11 => Ok(Framing::Chunked),
+            _ => Err(ErrorCode::BadRequest),
+        }
+    }
+}
+
+/// A `Content-Length` value: 1*DIGIT, nothing else. Overflowing u64 is 413.
+fn parse_length(digits: &[u8]) -> Result<u64, ErrorCode> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(ErrorCode::BadRequest);
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or(ErrorCode::ContentTooLarge)
+    })
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    s.trim_ascii()
+}
+
+fn valid_target(method: Method, target: &str) -> bool {
+    match target.as_bytes().first() {
+        Some(b'/') => true,
+        Some(b'*') => method == Method::Options && target == "*",
+        // Absolute form (RFC 9112 3.2.2): accepted, routed on its path.
+        _ if method == Method::Connect => !target.is_empty(),
+        _ => absolute_path_start(target).is_some(),
+    }
+}
+
+/// Where the path starts in an absolute-form target (`http://host/path`), if it is one.
+pub(crate) fn absolute_path_start(target: &str) -> Option<usize> {
+    let rest_at = if target.len() >= 7 && target[..7].eq_ignore_ascii_case("http://") {
+        7
+    } else if target.len() >= 8 && target[..8].eq_ignore_ascii_case("https://") {
+        8
+    } else {
+        return None;
+    };
+    let authority_len = target[rest_at..]
+        .find(['/', '?'])
+        .unwrap_or(target.len() - rest_at);
+    if authority_len == 0 {
+        return None;
+    }
+    Some(rest_at + authority_len)
+}
+
+fn request_line_len(buf: &[u8]) -> Option<usize> {
+    buf.iter().position(|&b| b == b'\n').map(|i| i + 1)
+}
+
+fn blank_line_len(head: &[u8]) -> usize {
+    if head.ends_with(b"\r\n") {
+        2
+    } else {
+        1
+    }
+}
+
+/// For an incomplete (or unparseable) head: has it already passed a limit?
+fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), ErrorCode> {
+    let line_end = request_line_len(buf);
+    let line = &buf[..line_end.unwrap_or(buf.len())];
+    // The target runs from after the first space to the next space (or what we have so far).
+    if let Some(sp) = line
+        .iter()
+        .take(MAX_METHOD_LEN + 1)
+        .position(|&b| b == b' ')
+    {
+        let rest = &line[sp + 1..];
+        let target_len = match rest.iter().position(|&b| b == b' ') {
+            Some(n) => n,
+            None if line_end.is_some() => rest.len().saturating_sub(2),
+            None => rest.len(),
+        };
+        if target_len > limits.max_uri_len {
+            return Err(ErrorCode::UriTooLong);
+        }
+    } else if line.len() > MAX_METHOD_LEN {
+        return Err(ErrorCode::BadRequest);
+    }
+    match line_end {
+        // The header section may still need its blank line (2 bytes) on top of the limit.
+        Some(end) if buf.len() - end > limits.max_hdr_len + 2 => {
+            Err(ErrorCode::HeaderFieldsTooLarge)
+        }
+        None if line.len() > MAX_METHOD_LEN + 1 + limits.max_uri_len + VERSION_TAIL_LEN => {
+            Err(ErrorCode::BadRequest)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// httparse said the version is bad: 505 for a well-formed `HTTP/x.y` other than 1.0/1.1,
+/// 400 for anything else.
+fn version_error(buf: &[u8]) -> ErrorCode {
+    let line = &buf[..request_line_len(buf).unwrap_or(buf.len())];
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            ErrorCode::VersionNotSupported
+        }
+        _ => ErrorCode::BadRequest,
+    }
+}
+
+/// Why a chunked body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChunkError {
+    /// Bad chunk size line or chunk framing.
+    Malformed,
+    /// A size line, extension or trailer section longer than the decoder allows.
+    TooLong,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailer,
+    Done,
+}
+
+/// Decodes a `Transfer-Encoding: chunked` body. Extensions are ignored, trailers are read and
+/// discarded; both are bounded.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkedDecoder {
+    state: ChunkState,
+    trailer_len: usize,
+    max_line: usize,
+}
+
+impl ChunkedDecoder {
+    /// `max_line` bounds one size line (with extensions) and the whole trailer section.
+    pub(crate) fn new(max_line: usize) -> Self {
+        ChunkedDecoder {
+            state: ChunkState::Size,
+            trailer_len: 0,
+            max_line,
+        }
+    }
+
+    /// The final chunk and trailers have been read.
+    pub(crate) fn is_done(&self) -> bool {
+        self.state == ChunkState::Done
+    }
+
+    /// Decodes from `input` into `out`; returns `(consumed, produced)`. Stops when the body is
+    /// done, `out` is full, or `input` ends in the middle of a size line or trailer (those bytes
+    /// are not consumed: call again with them and more).
+    pub(crate) fn decode(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, usize), ChunkError> {
+        let (mut pos, mut produced) = (0, 0);
+        loop {
+            let rest = &input[pos..];
+            match self.state {
+                ChunkState::Done => break,
+                ChunkState::Size => match httparse::parse_chunk_size(rest) {
+                    Ok(httparse::Status::Complete((n, _))) if n > self.max_line => {
+                        return Err(ChunkError::TooLong)
+                    }
+                    Ok(httparse::Status::Complete((n, size))) => {
+                        pos += n;
+                        self.state = if size == 0 {
+                            ChunkState::Trailer
+                        } else {
+                            ChunkState::Data(size)
+                        };
+                    }
+                    Ok(httparse::Status::Partial) if rest.len() > self.max_line => {
+                        return Err(ChunkError::TooLong)
+                    }
+                    Ok(httparse::Status::Partial) => break,
+                    Err(_) => return Err(ChunkError::Malformed),
+                },
+                ChunkState::Data(left) => {
+                    let room = out.len() - produced;
+                    if room == 0 || rest.is_empty() {
+                        break;
+                    }
+                    let n = rest
+                        .len()
+                        .min(room)
+                        .min(usize::try_from(left).unwrap_or(usize::MAX));
+                    out[produced..produced + n].copy_from_slice(&rest[..n]);
+                    produced += n;
+                    pos += n;
+                    let left = left - n as u64;
+                    self.state = if left == 0 {
+                        ChunkState::DataEnd
+                    } else {
+                        ChunkState::Data(left)
+                    };
+                }
+                ChunkState::DataEnd => match rest {
+                    [b'\r', b'\n', ..] => {
+                        pos += 2;
+                        self.state = ChunkState::Size;
+                    }
+                    [] | [b'\r'] => break,
+                    _ => return Err(ChunkError::Malformed),
+                },
+                ChunkState::Trailer => {
+                    let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                        if self.trailer_len + rest.len() > self.max_line {
+                            return Err(ChunkError::TooLong);
+                        }
+                        break;
+                    };
+                    let line = &rest[..nl];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    pos += nl + 1;
+                    if line.is_empty() {
+                        self.state = ChunkState::Done;
+                        continue;
+                    }
+                    self.trailer_len += nl + 1;
+                    if self.trailer_len > self.max_line {
+                        return Err(ChunkError::TooLong);
+                    }
+                    if !valid_trailer(line) {
+                        return Err(ChunkError::Malformed);
+                    }
+                }
+            }
+        }
+        Ok((pos, produced))
+    }
+}
+
+/// A trailer field line: a token name, a colon, a value without control characters.
+fn valid_trailer(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && value
+            .iter()
+            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_uri_len: 32,
+        max_hdr_len: 96,
+        max_headers: 8,
+    };
+
+    fn parse(req: &str) -> Result<Option<Head>, ErrorCode> {
+        parse_head(req.as_bytes(), &LIMITS, &mut Vec::new())
+    }
+
+    fn status(req: &str) -> Option<u16> {
+        match parse(req) {
+            Ok(_) => None,
+            Err(code) => Some(code.status()),
+        }
+    }
+
+    #[test]
+    fn complete_heads() {
+        let buf = "GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Y:  z \r\n\r\nBODY";
+        let mut headers = Vec::new();
+        let head = parse_head(buf.as_bytes(), &LIMITS, &mut headers)
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.len, buf.len() - 4);
+        assert_eq!(head.method, Method::Get);
+        assert_eq!(head.target.get(buf.as_bytes()), b"/a?b=c");
+        assert_eq!(head.version, Version::Http11);
+        assert_eq!(head.framing, Framing::Empty);
+        assert_eq!(head.keep_alive, KeepAlive::KeepAlive);
+        assert_eq!(headers.len(), 2);
+        assert_eq!(headers[1].name.get(buf.as_bytes()), b"X-Y");
+        assert_eq!(headers[1].value.get(buf.as_bytes()), b"z");
+    }
+
+    #[test]
+    fn framing_and_connection_table() {
+        let cases: &[(&str, Framing, KeepAlive)] = &[
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
+                Framing::Length(5),
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+                Framing::Length(5),
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n",
+                Framing::Length(5),
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+                Framing::Empty,
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Framing::Chunked,
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n",
+                Framing::Chunked,
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                Framing::Empty,
+                KeepAlive::Close,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, Close\r\n\r\n",
+                Framing::Empty,
+                KeepAlive::Close,
+            ),
+            ("GET / HTTP/1.0\r\n\r\n", Framing::Empty, KeepAlive::Close),
+            (
+                "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                Framing::Empty,
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "GET / HTTP/1.1\nHost: x\n\n",
+                Framing::Empty,
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                Framing::Empty,
+                KeepAlive::KeepAlive,
+            ),
+            (
+                "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+                Framing::Empty,
+                KeepAlive::KeepAlive,
+            ),
+        ];
+        for (req, framing, keep_alive) in cases {
+            let head = parse(req)
+                .unwrap_or_else(|e| panic!("{req:?}: {e}"))
+                .unwrap();
+            assert_eq!(head.framing, *framing, "{req:?}");
+            assert_eq!(head.keep_alive, *keep_alive, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn refused_heads_table() {
+        let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(32));
+        let ok_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(31));
+        // Header section: "Host: x\r\n" (9) + "A: " + value + "\r\n"; the limit is 96.
+        let long_hdr = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n\r\n", "b".repeat(83));
+        let ok_hdr = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n\r\n", "b".repeat(82));
+        let many = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "A: b\r\n".repeat(8));
+        let cases: &[(&str, Option<u16>)] = &[
+            (&ok_uri, None),
+            (&long_uri, Some(414)),
+            (&ok_hdr, None),
+            (&long_hdr, Some(431)),
+            (&many, Some(431)),
+            ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", Some(505)),
+            ("GET / HTTP/1.2\r\nHost: x\r\n\r\n", Some(505)),
+            ("GET / HTTX/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\rHost: x\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHo\x01st: x\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x\x01y\r\n\r\n", Some(400)),
+            ("GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", Some(400)),
+            ("GET HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET  / HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET a HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("BREW / HTTP/1.1\r\nHost: x\r\n\r\n", Some(501)),
+            ("GET / HTTP/1.1\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", Some(413)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Some(400)),
+            ("\x16\x03\x01\x02\x00\x01\x00\x01\x7c\x03\x03", Some(400)),
+        ];
+        for (req, want) in cases {
+            assert_eq!(status(req), *want, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn partial_heads_wait_or_hit_limits_early() {
+        assert!(matches!(parse("GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None)));
+        assert!(matches!(parse("GE"), Ok(None)));
+        assert_eq!(status(&format!("GET /{}", "a".repeat(40))), Some(414));
+        assert_eq!(
+            status(&format!("GET / HTTP/1.1\r\nA: {}", "b".repeat(120))),
+            Some(431)
+        );
+        assert_eq!(status(&"X".repeat(40)), Some(400));
+    }
+
+    #[test]
+    fn every_split_point_of_a_valid_head_is_partial_then_complete() {
+        let req = b"POST /echo?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
+        for cut in 0..req.len() {
+            assert!(
+                matches!(parse_head(&req[..cut], &LIMITS, &mut Vec::new()), Ok(None)),
+                "cut at {cut}"
+            );
+        }
+        let head = parse_head(req, &LIMITS, &mut Vec::new()).unwrap().unwrap();
+        assert_eq!(head.framing, Framing::Length(3));
+    }
+
+    fn decode_all(body: &[u8], step: usize) -> Result<(Vec<u8>, usize), ChunkError> {
+        let mut dec = ChunkedDecoder::new(64);
+        let (mut out, mut pos, mut avail) = (Vec::new(), 0, 0);
+        let mut buf = [0u8; 7];
+        while !dec.is_done() {
+            avail = (avail + step).min(body.len());
+            let (c, p) = dec.decode(&body[pos..avail], &mut buf)?;
+            out.extend_from_slice(&buf[..p]);
+            pos += c;
+            if avail == body.len() && c == 0 && p == 0 && !dec.is_done() {
+                break;
+            }
+        }
+        Ok((out, pos))
+    }
+
+    #[test]
+    fn chunked_bodies_at_every_feed_size() {
+        let body = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\nNEXT";
+        for step in 1..body.len() {
+            let (out, used) =
+                decode_all(body, step).unwrap_or_else(|e| panic!("step {step}: {e:?}"));
+            assert_eq!(out, b"hello world", "step {step}");
+            assert_eq!(used, body.len() - 4, "step {step}");
+        }
+        // Chunk framing needs CRLF (httparse's chunk-size rule); bare LF is refused.
+        assert_eq!(
+            decode_all(b"3\nabc\r\n0\r\n\r\n", 1).err(),
+            Some(ChunkError::Malformed)
+        );
+        assert_eq!(
+            decode_all(b"3\r\nabc\n0\r\n\r\n", 1).err(),
+            Some(ChunkError::Malformed)
+        );
+    }
+
+    #[test]
+    fn malformed_chunked_bodies() {
+        let cases: &[(&[u8], ChunkError)] = &[
+            (b"zz\r\n", ChunkError::Malformed),
+            (b"3\r\nabcX\r\n", ChunkError::Malformed),
+            (b"ffffffffffffffffff\r\n", ChunkError::Malformed),
+            (b"-1\r\n", ChunkError::Malformed),
+            (b"0\r\nBad Trailer\r\n\r\n", ChunkError::Malformed),
+        ];
+        for (body, want) in cases {
+            assert_eq!(decode_all(body, body.len()).err(), Some(*want), "{body:?}");
+        }
+        let long_ext = format!("1;{}\r\n", "e".repeat(100));
+        assert_eq!(
+            decode_all(long_ext.as_bytes(), long_ext.len()).err(),
+            Some(ChunkError::TooLong)
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Response heads, chunk framing and the cached `Date`: bytes appended to a session's output.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// No length: the body ends when the connection closes (chunked responses to HTTP/1.0).
+    UntilClose,
+}
+
+/// What the `Connection` header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectionHeader {
+    /// Nothing: HTTP/1.1 keeps the connection by default.
+    Omit,
+    /// `Connection: keep-alive`, for HTTP/1.0 clients that asked for it.
+    KeepAlive,
+    /// `Connection: close`.
+    Close,
+}
+
+/// The parts of a response head.
+pub(crate) struct HeadParts<'a> {
+    pub(crate) status: &'a str,
+    pub(crate) content_type: &'a str,
+    pub(crate) framing: BodyFraming,
+    pub(crate) connection: ConnectionHeader,
+    pub(crate) date: &'a str,
+    /// Serialised `Name: value\r\n` lines set by the handler, in order.
+    pub(crate) extra: &'a [u8],
+}
+
+/// Appends a response head to `out`.
+pub(crate) fn write_head(out: &mut Vec<u8>, head: &HeadParts<'_>) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(head.status.as_bytes());
+    out.extend_from_slice(b"\r\nContent-Type: ");
+    out.extend_from_slice(head.content_type.as_bytes());
+    match head.framing {
+        BodyFraming::Length(n) if status_allows_length(head.status) => {
+            out.extend_from_slice(b"\r\nContent-Length: ");
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        }
+        BodyFraming::Length(_) | BodyFraming::UntilClose => {}
+        BodyFraming::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
+    }
+    out.extend_from_slice(b"\r\nDate: ");
+    out.extend_from_slice(head.date.as_bytes());
+    match head.connection {
+        ConnectionHeader::Omit => {}
+        ConnectionHeader::KeepAlive => out.extend_from_slice(b"\r\nConnection: keep-alive"),
+        ConnectionHeader::Close => out.extend_from_slice(b"\r\nConnection: close"),
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(head.extra);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// 1xx, 204 and 304 responses carry no body, and 1xx/204 no `Content-Length` (RFC 9110 8.6).
+pub(crate) fn status_allows_length(status: &str) -> bool {
+    !(status.starts_with('1') || status.starts_with("204"))
+}
+
+/// Whether a response with this status may carry a body at all.
+pub(crate) fn status_allows_body(status: &str) -> bool {
+    status_allows_length(status) && !status.starts_with("304")
+}
+
+/// Appends one chunk (`data` must not be empty).
+pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    let mut hex = [0u8; 16];
+    let mut n = data.len();
+    let mut i = hex.len();
+    loop {
+        i -= 1;
+        hex[i] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&hex[i..]);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The last chunk, with no trailers.
+pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// The interim response to `Expect: 100-continue`.
+pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A status line's text: three digits (100..=999), a space, a reason without control
+/// characters (it may be empty).
+pub(crate) fn valid_status(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 4
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && b[0] != b'0'
+        && b[3] == b' '
+        && valid_value(&s[4..])
+}
+
+/// A header field name: one or more token characters (RFC 9110 5.6.2).
+pub(crate) fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header field value: no CR, LF, NUL or other control character but HTAB.
+pub(crate) fn valid_value(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// The `Date` header's value, formatted once per second.
+#[derive(Debug)]
+pub(crate) struct DateCache {
+    secs: u64,
+    text: String,
+}
+
+impl DateCache {
+    pub(crate) fn new() -> Self {
+        let mut cache = DateCache {
+            secs: u64::MAX,
+            text: String::new(),
+        };
+        cache.refresh(SystemTime::now());
+        cache
+    }
+
+    pub(crate) fn refresh(&mut self, now: SystemTime) {
+        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if secs != self.secs {
+            self.secs = secs;
+            self.text = httpdate::fmt_http_date(now);
+        }
+    }
+
+    pub(crate) fn get(&self) -> &str {
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn head_layout() {
+        let mut out = Vec::new();
+        write_head(
+            &mut out,
+            &HeadParts {
+                status: "200 OK",
+                content_type: "text/plain",
+                framing: BodyFraming::Length(13),
+                connection: ConnectionHeader::Close,
+                date: "Thu, 01 Jan 1970 00:00:00 GMT",
+                extra: b"X-A: 1\r\n",
+            },
+        );
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\
+Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: close\r\nX-A: 1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn no_length_for_204() {
+        let mut out = Vec::new();
+        let parts = HeadParts {
+            status: "204 No Content",
+            content_type: "text/html",
+            framing: BodyFraming::Length(0),
+            connection: ConnectionHeader::Omit,
+            date: "d",
+            extra: b"",
+        };
+        write_head(&mut out, &parts);
+        assert!(!String::from_utf8(out).unwrap().contains("Content-Length"));
+        assert!(!status_allows_body("304 Not Modified"));
+        assert!(status_allows_body("200 OK"));
+    }
+
+    #[test]
+    fn chunks() {
+        let mut out = Vec::new();
+        write_chunk(&mut out, &[b'x'; 26]);
+        assert_eq!(&out[..4], b"1a\r\n");
+        assert!(out.ends_with(b"x\r\n"));
+    }
+
+    #[test]
+    fn validation() {
+        assert!(valid_status("200 OK"));
+        assert!(valid_status("503 Busy"));
+        assert!(valid_status("299 "));
+        for bad in [
+            "20 OK",
+            "2000 OK",
+            "abc OK",
+            "200OK",
+            "200 O\r\nK",
+            "099 X",
+            "",
+        ] {
+            assert!(!valid_status(bad), "{bad:?}");
+        }
+        assert!(valid_name("X-Custom_1"));
+        assert!(!valid_name("X Custom") && !valid_name("") && !valid_name("X:"));
+        assert!(valid_value("a b\tc"));
+        assert!(!valid_value("a\rb") && !valid_value("a\nb") && !valid_value("a\0b"));
+    }
+
+    #[test]
+    fn date_changes_once_per_second() {
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let mut d = DateCache::new();
+        d.refresh(t);
+        assert_eq!(d.get(), "Sun, 06 Nov 1994 08:49:37 GMT");
+        d.refresh(t + Duration::from_millis(500));
+        assert_eq!(d.get(), "Sun, 06 Nov 1994 08:49:37 GMT");
+        d.refresh(t + Duration::from_secs(1));
+        assert_eq!(d.get(), "Sun, 06 Nov 1994 08:49:38 GMT");
+    }
+}

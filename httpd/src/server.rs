@@ -1,0 +1,290 @@
+//! The server handle: start, stop, handler registration, and the control API.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::{self, JoinHandle, ThreadId};
+
+use mio::net::TcpListener;
+use mio::{Poll, Waker};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::Config;
+use crate::event_loop::{Control, EventLoop, ServerContext, WAKER};
+use crate::request::Request;
+use crate::router::Router;
+use crate::session::SessionId;
+use crate::{Error, ErrorCode, Handler, Method};
+
+/// State shared by the handles and the server thread.
+pub(crate) struct Shared {
+    pub(crate) router: Router,
+    pub(crate) stopping: AtomicBool,
+    clients: Mutex<Vec<SessionId>>,
+}
+
+impl Shared {
+    fn clients(&self) -> MutexGuard<'_, Vec<SessionId>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add_client(&self, id: SessionId) {
+        self.clients().push(id);
+    }
+
+    pub(crate) fn remove_client(&self, id: SessionId) {
+        let mut clients = self.clients();
+        if let Some(i) = clients.iter().position(|&c| c == id) {
+            clients.swap_remove(i);
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    shared: Arc<Shared>,
+    ctrl: SyncSender<Control>,
+    waker: Waker,
+    local_addr: SocketAddr,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: OnceLock<ThreadId>,
+}
+
+impl Inner {
+    fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        if let Err(e) = self.waker.wake() {
+            log::error!("waking the server thread: {e}");
+        }
+        if self.thread_id.get() == Some(&thread::current().id()) {
+            // Called from a handler: the loop stops after it returns.
+            return;
+        }
+        // Held while joining, so a concurrent `stop` also returns only once the thread is gone.
+        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(handle) = thread.take() {
+            if handle.join().is_err() {
+                log::error!("server thread panicked");
+            }
+        }
+    }
+
+    fn control(&self, msg: Control) -> Result<(), Error> {
+        if self.shared.stopping.load(Ordering::Acquire) {
+            return Err(Error::Stopped);
+        }
+        match self.ctrl.try_send(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(Error::QueueFull),
+            Err(TrySendError::Disconnected(_)) => return Err(Error::Stopped),
+        }
+        self.waker.wake().map_err(Error::Io)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A running server: ESP-IDF's `httpd_handle_t`. Cheap to clone and usable from any thread;
+/// dropping the last handle stops the server.
+///
+/// ```
+/// use httpd::{Config, Handler, Method, Server};
+/// let server = Server::start(Config::builder().port(0).build()?)?;
+/// server.register(Handler::new("/hello", Method::Get, |req| req.send_str("Hello World!")))?;
+/// println!("listening on {}", server.local_addr());
+/// server.stop();
+/// # Ok::<(), httpd::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.inner.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listener, allocates the session table and starts the server thread
+    /// (ESP-IDF's `httpd_start`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the address cannot be bound or the thread cannot be spawned.
+    pub fn start(config: Config) -> Result<Server, Error> {
+        let listener = bind(&config)?;
+        let local_addr = listener.local_addr()?;
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let (ctrl, ctrl_rx) = sync_channel(config.ctrl_queue_len);
+        let shared = Arc::new(Shared {
+            router: Router::new(config.uri_match.clone(), config.max_uri_handlers),
+            stopping: AtomicBool::new(false),
+            clients: Mutex::new(Vec::with_capacity(config.max_open_sockets)),
+        });
+        let inner = Arc::new(Inner {
+            shared: Arc::clone(&shared),
+            ctrl,
+            waker,
+            local_addr,
+            thread: Mutex::new(None),
+            thread_id: OnceLock::new(),
+        });
+        let name = config.thread_name.clone();
+        let stack_size = config.stack_size;
+        let event_loop = EventLoop::new(
+            poll,
+            listener,
+            ctrl_rx,
+            shared,
+            config,
+            Arc::downgrade(&inner),
+        )?;
+        let handle = thread::Builder::new()
+            .name(name)
+            .stack_size(stack_size)
+            .spawn(move || event_loop.run())?;
+        let _ = inner.thread_id.set(handle.thread().id());
+        *inner.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        Ok(Server { inner })
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Server {
+        Server { inner }
+    }
+
+    /// The address the server listens on (with the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Stops the server (ESP-IDF's `httpd_stop`): closes every connection (running `on_close`
+    /// and dropping each session context), drops every handler, and returns once the server
+    /// thread has exited. From inside a handler it only requests the stop, which happens when
+    /// the handler returns. Calling it again does nothing.
+    pub fn stop(&self) {
+        self.inner.stop();
+    }
+
+    /// Whether the server is still running (not stopped or stopping).
+    pub fn is_running(&self) -> bool {
+        !self.inner.shared.stopping.load(Ordering::Acquire)
+    }
+
+    /// Registers a URI handler (ESP-IDF's `httpd_register_uri_handler`); it serves the next
+    /// request. Works from any thread, including from inside a handler.
+    ///
+    /// # Errors
+    /// [`Error::HandlerExists`] when the URI is already matched for that method,
+    /// [`Error::HandlerTableFull`] at `max_uri_handlers`, [`Error::Stopped`].
+    pub fn register(&self, handler: Handler) -> Result<(), Error> {
+        self.check_running()?;
+        self.inner.shared.router.register(handler)
+    }
+
+    /// Unregisters the handler for `uri` and `method` (ESP-IDF's
+    /// `httpd_unregister_uri_handler`).
+    ///
+    /// # Errors
+    /// [`Error::HandlerNotFound`] if there is none.
+    pub fn unregister(&self, uri: &str, method: Method) -> Result<(), Error> {
+        self.inner.shared.router.unregister(uri, Some(method))
+    }
+
+    /// Unregisters every handler for `uri`, whatever the method (ESP-IDF's
+    /// `httpd_unregister_uri`).
+    ///
+    /// # Errors
+    /// [`Error::HandlerNotFound`] if there is none.
+    pub fn unregister_uri(&self, uri: &str) -> Result<(), Error> {
+        self.inner.shared.router.unregister(uri, None)
+    }
+
+    /// Installs a custom handler for an error the server answers (ESP-IDF's
+    /// `httpd_register_err_handler`), replacing the default page. It gets the request (with an
+    /// empty URI and no headers when the request could not be parsed) and the code; returning
+    /// `Ok` keeps the connection open if the request allows it, `Err` closes it. If it sends
+    /// nothing, the default page is sent.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`].
+    pub fn register_err_handler(
+        &self,
+        code: ErrorCode,
+        f: impl Fn(&mut Request<'_>, ErrorCode) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        self.check_running()?;
+        self.inner
+            .shared
+            .router
+            .set_err_handler(code, Some(Arc::new(f)));
+        Ok(())
+    }
+
+    /// Restores the default page for `code`.
+    pub fn unregister_err_handler(&self, code: ErrorCode) {
+        self.inner.shared.router.set_err_handler(code, None);
+    }
+
+    /// Runs `f` on the server thread, between requests, with access to the sessions (ESP-IDF's
+    /// `httpd_queue_work`). Never blocks.
+    ///
+    /// # Errors
+    /// [`Error::QueueFull`] when the control queue is full, [`Error::Stopped`].
+    pub fn queue_work(
+        &self,
+        f: impl FnOnce(&mut ServerContext<'_>) + Send + 'static,
+    ) -> Result<(), Error> {
+        self.inner.control(Control::Work(Box::new(f)))
+    }
+
+    /// Queues raw bytes for a session (ESP-IDF's `httpd_socket_send` from another task).
+    /// Bytes for a session that has closed, even if its slot was reused, are dropped.
+    ///
+    /// # Errors
+    /// [`Error::QueueFull`], [`Error::Stopped`].
+    pub fn send_to(&self, id: SessionId, bytes: impl Into<Vec<u8>>) -> Result<(), Error> {
+        self.inner.control(Control::Send(id, bytes.into()))
+    }
+
+    /// Queues closing a session once its pending output is written (ESP-IDF's
+    /// `httpd_sess_trigger_close`). A stale id does nothing.
+    ///
+    /// # Errors
+    /// [`Error::QueueFull`], [`Error::Stopped`].
+    pub fn trigger_close(&self, id: SessionId) -> Result<(), Error> {
+        self.inner.control(Control::Close(id))
+    }
+
+    /// The ids of the open sessions (ESP-IDF's `httpd_get_client_list`).
+    pub fn clients(&self) -> Vec<SessionId> {
+        let mut ids = self.inner.shared.clients().clone();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn check_running(&self) -> Result<(), Error> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(Error::Stopped)
+        }
+    }
+}
+
+fn bind(config: &Config) -> Result<TcpListener, Error> {
+    let addr = config.socket_addr();
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(config.backlog_conn).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(StdListener::from(socket)))
+}

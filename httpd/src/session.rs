@@ -1,0 +1,248 @@
+//! Per-connection state and transport: the session table's entries, their buffers, and the
+//! only socket reads and writes outside the loop's accept.
+
+use std::any::Any;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use socket2::SockRef;
+
+use crate::parse::ChunkedDecoder;
+
+/// Identifies one connection for its whole life. The generation makes ids of closed sessions
+/// stale: a late `send_to` or `trigger_close` never reaches a newer connection in the same slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId {
+    pub(crate) slot: u32,
+    pub(crate) generation: u32,
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.slot, self.generation)
+    }
+}
+
+/// What the session's input side is doing.
+#[derive(Debug)]
+pub(crate) enum ReadState {
+    /// Reading a request head (and a small body before dispatch).
+    Head,
+    /// Discarding the unread body of the last request; `budget` bytes may still be discarded.
+    Drain { body: UnreadBody, budget: u64 },
+    /// The last response is out and the write side shut: discarding input until the client
+    /// closes, so our close does not reset the connection under the response.
+    Linger { budget: u64 },
+}
+
+/// The part of a request body not yet read.
+#[derive(Debug, Clone)]
+pub(crate) enum UnreadBody {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// Request bytes: `data[..end]` holds bytes read and not yet consumed; the current request
+/// starts at 0. `data` is fully initialised (zeroed once) so reads go straight into it; it is
+/// empty while the session is idle and borrowed from the loop's pool while in use.
+#[derive(Debug, Default)]
+pub(crate) struct InBuf {
+    pub(crate) data: Vec<u8>,
+    pub(crate) end: usize,
+}
+
+impl InBuf {
+    /// Drops the first `n` bytes, moving what follows to the front.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.data.copy_within(n..self.end, 0);
+        self.end -= n;
+    }
+}
+
+/// One client connection.
+pub(crate) struct Session {
+    pub(crate) id: SessionId,
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) input: InBuf,
+    /// Response bytes not yet written; `output[out_pos..]` is pending.
+    pub(crate) output: Vec<u8>,
+    pub(crate) out_pos: usize,
+    pub(crate) state: ReadState,
+    /// The socket may have unread bytes (an edge was seen and not yet drained).
+    pub(crate) readable: bool,
+    /// The client shut its write side (read returned 0).
+    pub(crate) eof: bool,
+    /// In the loop's ready queue.
+    pub(crate) queued: bool,
+    /// Registered for writable events (a response is waiting for room).
+    pub(crate) write_interest: bool,
+    /// Close once the pending output is written.
+    pub(crate) close_after_flush: bool,
+    /// `100 Continue` was sent for the current request.
+    pub(crate) continue_sent: bool,
+    /// When the current request head began arriving.
+    pub(crate) head_started: Option<Instant>,
+    /// When this session next needs the loop's attention (timeout of its current wait).
+    pub(crate) deadline: Option<Instant>,
+    /// LRU stamp: the loop's counter at accept and at each completed request.
+    pub(crate) last_used: u64,
+    pub(crate) ctx: Option<Box<dyn Any + Send>>,
+}
+
+impl Session {
+    pub(crate) fn new(id: SessionId, stream: TcpStream, peer: SocketAddr, now_used: u64) -> Self {
+        Session {
+            id,
+            stream,
+            peer,
+            input: InBuf::default(),
+            output: Vec::new(),
+            out_pos: 0,
+            state: ReadState::Head,
+            readable: false,
+            eof: false,
+            queued: false,
+            write_interest: false,
+            close_after_flush: false,
+            continue_sent: false,
+            head_started: None,
+            deadline: None,
+            last_used: now_used,
+            ctx: None,
+        }
+    }
+
+    pub(crate) fn pending_output(&self) -> usize {
+        self.output.len() - self.out_pos
+    }
+
+    /// Writes pending output without blocking. `Ok(true)` when all of it is written.
+    pub(crate) fn flush_nonblocking(&mut self) -> io::Result<bool> {
+        while self.out_pos < self.output.len() {
+            match self.stream.write(&self.output[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.output.clear();
+        self.out_pos = 0;
+        Ok(true)
+    }
+
+    /// Writes pending output until at most `keep` bytes remain, waiting for room up to
+    /// `timeout` at a time. Used by handlers producing more than the session may hold.
+    pub(crate) fn flush_blocking(&mut self, keep: usize, timeout: Duration) -> io::Result<()> {
+        if self.flush_nonblocking()? || self.pending_output() <= keep {
+            return Ok(());
+        }
+        let stream = &self.stream;
+        let sock = SockRef::from(stream);
+        sock.set_write_timeout(Some(timeout))?;
+        sock.set_nonblocking(false)?;
+        let mut result = Ok(());
+        while self.output.len() - self.out_pos > keep {
+            match (&*stream).write(&self.output[self.out_pos..]) {
+                Ok(0) => result = Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => result = Err(e),
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        sock.set_nonblocking(true)?;
+        if self.out_pos == self.output.len() {
+            self.output.clear();
+            self.out_pos = 0;
+        }
+        result
+    }
+
+    /// Reads into `buf`, waiting up to `timeout` for data. `Ok(0)` is end of stream;
+    /// a timeout is `ErrorKind::WouldBlock` or `TimedOut`.
+    pub(crate) fn read_blocking(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        let stream = &self.stream;
+        loop {
+            match (&*stream).read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        let sock = SockRef::from(stream);
+        sock.set_read_timeout(Some(timeout))?;
+        sock.set_nonblocking(false)?;
+        let result = loop {
+            match (&*stream).read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        sock.set_nonblocking(true)?;
+        result
+    }
+}
+
+/// Reusable buffers, so requests do not allocate and idle sessions hold none.
+#[derive(Debug)]
+pub(crate) struct BufPool {
+    free: Vec<Vec<u8>>,
+    len: usize,
+    max_free: usize,
+}
+
+impl BufPool {
+    /// A pool of buffers of `len` bytes (zeroed), keeping at most `max_free` spare ones.
+    pub(crate) fn new(len: usize, max_free: usize) -> Self {
+        BufPool {
+            free: Vec::new(),
+            len,
+            max_free,
+        }
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.free.pop().unwrap_or_else(|| vec![0; self.len])
+    }
+
+    pub(crate) fn give(&mut self, buf: Vec<u8>) {
+        if buf.len() == self.len && self.free.len() < self.max_free {
+            self.free.push(buf);
+        }
+    }
+}
+
+/// Output buffers: cleared vectors, kept when they did not grow too large.
+#[derive(Debug, Default)]
+pub(crate) struct OutPool {
+    free: Vec<Vec<u8>>,
+}
+
+/// Output buffers larger than this are freed rather than pooled.
+const OUT_KEEP_CAPACITY: usize = 64 * 1024;
+const OUT_POOL_MAX: usize = 64;
+
+impl OutPool {
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.free.pop().unwrap_or_default()
+    }
+
+    pub(crate) fn give(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() > 0
+            && buf.capacity() <= OUT_KEEP_CAPACITY
+            && self.free.len() < OUT_POOL_MAX
+        {
+            buf.clear();
+            self.free.push(buf);
+        }
+    }
+}
