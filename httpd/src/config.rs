@@ -60,6 +60,7 @@ pub struct Config {
     pub(crate) body_buffer_len: usize,
     pub(crate) max_body_len: Option<u64>,
     pub(crate) max_pending_response: usize,
+    pub(crate) max_pending_total: usize,
     pub(crate) ctrl_queue_len: usize,
     pub(crate) keepalive: Option<TcpKeepalive>,
     pub(crate) linger: Option<Duration>,
@@ -93,6 +94,7 @@ impl Default for Config {
             body_buffer_len: 16 * 1024,
             max_body_len: None,
             max_pending_response: 8 * 1024 * 1024,
+            max_pending_total: 64 * 1024 * 1024,
             ctrl_queue_len: 64,
             keepalive: None,
             linger: None,
@@ -125,6 +127,7 @@ impl fmt::Debug for Config {
             .field("body_buffer_len", &self.body_buffer_len)
             .field("max_body_len", &self.max_body_len)
             .field("max_pending_response", &self.max_pending_response)
+            .field("max_pending_total", &self.max_pending_total)
             .field("ctrl_queue_len", &self.ctrl_queue_len)
             .field("keepalive", &self.keepalive)
             .field("linger", &self.linger)
@@ -182,7 +185,8 @@ impl Config {
     /// The size of each session's request buffer: the largest head plus the body buffer.
     pub(crate) fn request_buffer_len(&self) -> usize {
         // Method and version take at most ~30 bytes; 64 leaves room for CRLFs and slack.
-        self.max_uri_len + self.max_req_hdr_len + 64 + self.body_buffer_len
+        // At least 4 KiB past the head, so a chunk-size line always fits while streaming.
+        self.max_uri_len + self.max_req_hdr_len + 64 + self.body_buffer_len.max(4096)
     }
 }
 
@@ -323,6 +327,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Response bytes all sessions together may hold for slow clients; past this, a handler's
+    /// send waits for its client (up to `send_wait_timeout`). Default 64 MiB.
+    pub fn max_pending_total(mut self, n: usize) -> Self {
+        self.config.max_pending_total = n;
+        self
+    }
+
     /// Capacity of the control queue (`queue_work`, `send_to`, `trigger_close`). Default 64.
     pub fn ctrl_queue_len(mut self, n: usize) -> Self {
         self.config.ctrl_queue_len = n;
@@ -427,6 +438,10 @@ impl ConfigBuilder {
         check(
             c.max_pending_response >= 4096,
             "max_pending_response must be at least 4096",
+        )?;
+        check(
+            c.max_pending_total >= c.max_pending_response,
+            "max_pending_total must be at least max_pending_response",
         )?;
         check(c.ctrl_queue_len >= 1, "ctrl_queue_len must be at least 1")?;
         if let Some(k) = c.keepalive {

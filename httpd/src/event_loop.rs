@@ -96,6 +96,9 @@ pub(crate) struct Core {
     in_pool: BufPool,
     out_pool: OutPool,
     lru_clock: u64,
+    /// Response bytes held by sessions waiting for their clients to read (`write_interest`).
+    /// INVARIANT: the sum of `pending_output()` over sessions with `write_interest`.
+    held: usize,
     /// No session deadline is earlier than this.
     next_timer: Option<Instant>,
     expired: Vec<usize>,
@@ -135,10 +138,12 @@ impl EventLoop {
             in_pool: BufPool::new(config.request_buffer_len(), 64),
             out_pool: OutPool::default(),
             lru_clock: 0,
+            held: 0,
             next_timer: None,
             expired: Vec::new(),
             now: Instant::now(),
             env: Env {
+                pending_budget: config.max_pending_response,
                 config,
                 date: DateCache::new(),
                 server,
@@ -281,7 +286,10 @@ impl Core {
     }
 
     fn step(&mut self, slot: usize) {
-        if self.sessions[slot].pending_output() > 0 && self.flush(slot) != Flushed::Done {
+        // A session whose client is not taking its response does nothing else. Otherwise
+        // pending output (held back while pipelined requests are served) is written when the
+        // session next has to wait for its client.
+        if self.sessions[slot].write_interest && self.flush(slot) != Flushed::Done {
             return;
         }
         match self.sessions[slot].state {
@@ -337,6 +345,9 @@ impl Core {
     fn flush(&mut self, slot: usize) -> Flushed {
         let s = &mut self.sessions[slot];
         let before = s.pending_output();
+        if s.write_interest {
+            self.held -= before;
+        }
         match s.flush_nonblocking() {
             Ok(true) => {
                 if s.write_interest {
@@ -363,6 +374,7 @@ impl Core {
                         Interest::READABLE | Interest::WRITABLE,
                     );
                 }
+                self.held += s.pending_output();
                 // The client has `send_wait_timeout` to make progress on what we hold.
                 if first_wait || s.pending_output() < before {
                     let at = self.now + self.env.config.send_wait_timeout;
@@ -372,6 +384,7 @@ impl Core {
             }
             Err(e) => {
                 log::debug!("session {}: write: {e}", s.id);
+                s.write_interest = false; // already uncounted
                 self.close(slot);
                 Flushed::Closed
             }
@@ -389,9 +402,13 @@ impl Core {
         let s = &mut self.sessions[slot];
         if s.input.end == 0 {
             if s.eof {
-                self.close(slot);
+                self.close_gracefully(slot);
                 return;
             }
+            if s.pending_output() > 0 && self.flush(slot) != Flushed::Done {
+                return;
+            }
+            let s = &mut self.sessions[slot];
             let buf = std::mem::take(&mut s.input.data);
             self.in_pool.give(buf);
             s.head_started = None;
@@ -427,18 +444,32 @@ impl Core {
             }
             Err(code) => self.answer_protocol_error(slot, code),
             Ok(Some(head)) => {
-                if let Framing::Length(n) = head.framing {
-                    if self.env.config.max_body_len.is_some_and(|max| n > max) {
+                let body = &s.input.data[head.len..s.input.end];
+                let buffer_len = self.env.config.body_buffer_len;
+                let complete = match head.framing {
+                    Framing::Empty => true,
+                    Framing::Length(n)
+                        if self.env.config.max_body_len.is_some_and(|max| n > max) =>
+                    {
                         self.answer_protocol_error(slot, ErrorCode::ContentTooLarge);
                         return;
                     }
-                    let have = (s.input.end - head.len) as u64;
-                    if have < n && n <= self.env.config.body_buffer_len as u64 {
-                        self.await_body(slot, &head, progress);
-                        return;
+                    Framing::Length(n) => body.len() as u64 >= n || n > buffer_len as u64,
+                    // Small chunked bodies are buffered too: scan what is here with a scratch
+                    // decoder; past `body_buffer_len` the handler streams the rest.
+                    Framing::Chunked => {
+                        let mut scan = parse::ChunkedDecoder::new(self.env.config.max_req_hdr_len);
+                        match skip_chunked(&mut scan, body) {
+                            Ok(_) => scan.is_done() || body.len() >= buffer_len,
+                            Err(()) => true, // the handler's recv reports it
+                        }
                     }
+                };
+                if complete {
+                    self.dispatch(slot, head);
+                } else {
+                    self.await_body(slot, &head, progress);
                 }
-                self.dispatch(slot, head);
             }
         }
     }
@@ -465,9 +496,20 @@ impl Core {
             let at = self.now + self.env.config.recv_wait_timeout;
             arm(&mut self.next_timer, s, Some(at));
         }
-        if s.readable {
+        let more = s.readable;
+        if s.pending_output() > 0 && self.flush(slot) != Flushed::Done {
+            return;
+        }
+        if more {
             self.enqueue(slot);
         }
+    }
+
+    fn set_pending_budget(&mut self) {
+        let config = &self.env.config;
+        self.env.pending_budget = config
+            .max_pending_response
+            .min(config.max_pending_total.saturating_sub(self.held));
     }
 
     fn refresh_table(&mut self) {
@@ -478,6 +520,7 @@ impl Core {
 
     fn dispatch(&mut self, slot: usize, head: Head) {
         self.refresh_table();
+        self.set_pending_budget();
         self.ex.begin(head, self.env.config.max_req_hdr_len);
         let Core {
             sessions,
@@ -515,6 +558,7 @@ impl Core {
     fn answer_protocol_error(&mut self, slot: usize, code: ErrorCode) {
         log::debug!("session {}: {}", self.sessions[slot].id, code);
         self.refresh_table();
+        self.set_pending_budget();
         self.ex.begin_broken();
         let Core {
             sessions,
@@ -671,13 +715,17 @@ impl Core {
             s.state = ReadState::Head;
             self.enqueue(slot);
         } else if exhausted || s.eof {
-            self.close(slot);
+            self.close_gracefully(slot);
         } else {
             if progress {
                 let at = self.now + self.env.config.recv_wait_timeout;
                 arm(&mut self.next_timer, s, Some(at));
             }
-            if s.readable {
+            let more = s.readable;
+            if s.pending_output() > 0 && self.flush(slot) != Flushed::Done {
+                return;
+            }
+            if more {
                 self.enqueue(slot);
             }
         }
@@ -696,7 +744,8 @@ impl Core {
     /// destroys the response in flight.
     fn begin_linger(&mut self, slot: usize) {
         let s = &mut self.sessions[slot];
-        if s.input.end == 0 && !s.readable && !matches!(s.state, ReadState::Drain { .. }) {
+        let unread = s.input.end > 0 || s.readable || matches!(s.state, ReadState::Drain { .. });
+        if s.eof || !unread {
             self.close(slot);
             return;
         }
@@ -740,6 +789,9 @@ impl Core {
             return;
         }
         let mut s = self.sessions.remove(slot);
+        if s.write_interest {
+            self.held -= s.pending_output();
+        }
         self.generations[slot] = self.generations[slot].wrapping_add(1);
         let _ = self.registry.deregister(&mut s.stream);
         self.in_pool.give(std::mem::take(&mut s.input.data));
@@ -934,6 +986,9 @@ impl Core {
     fn shutdown(&mut self) {
         let slots: Vec<usize> = self.sessions.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
+            // Whatever fits in the socket still reaches the client (e.g. the response of a
+            // handler that stopped the server).
+            let _ = self.sessions[slot].flush_nonblocking();
             self.close(slot);
         }
         self.shared.router.clear();

@@ -25,6 +25,9 @@ const FLUSH_AT: usize = 64 * 1024;
 /// The loop's read-only environment for handlers.
 pub(crate) struct Env {
     pub(crate) config: Config,
+    /// Response bytes the current handler may leave pending before its sends wait: the
+    /// per-session cap, or less when other sessions already hold most of the total.
+    pub(crate) pending_budget: usize,
     pub(crate) date: DateCache,
     pub(crate) server: Weak<Inner>,
 }
@@ -701,7 +704,7 @@ impl<'a> Request<'a> {
         if self.session.pending_output() < FLUSH_AT {
             return Ok(());
         }
-        let keep = self.env.config.max_pending_response;
+        let keep = self.env.pending_budget;
         let timeout = self.env.config.send_wait_timeout;
         let result = match self.session.flush_nonblocking() {
             Ok(_) if self.session.pending_output() <= keep => Ok(()),
