@@ -245,6 +245,7 @@ struct Fields {
     content_length: Option<u64>,
     /// Every `Transfer-Encoding` coding seen, in order: only a single final `chunked` is valid.
     codings: u32,
+    te_fields: u32,
     chunked_last: bool,
     hosts: u32,
     close: bool,
@@ -263,6 +264,7 @@ impl Fields {
                 self.content_length = Some(n);
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            self.te_fields += 1;
             for item in value.split(|&b| b == b',') {
                 let coding = trim(item);
                 if coding.is_empty() {
@@ -286,6 +288,9 @@ impl Fields {
     }
 
     fn framing(&self, version: Version) -> Result<Framing, ErrorCode> {
+        if self.te_fields > 0 && self.codings == 0 {
+            return Err(ErrorCode::BadRequest);
+        }
         match (self.codings, self.content_length) {
             (0, None | Some(0)) => Ok(Framing::Empty),
             (0, Some(n)) => Ok(Framing::Length(n)),
@@ -341,8 +346,16 @@ pub(crate) fn absolute_path_start(target: &str) -> Option<usize> {
     Some(rest_at + authority_len)
 }
 
+/// Bytes up to the end of the request line, counting the blank lines httparse skips before it.
 fn request_line_len(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n').map(|i| i + 1)
+    let skipped = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    buf[skipped..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| skipped + i + 1)
 }
 
 fn blank_line_len(head: &[u8]) -> usize {
@@ -702,6 +715,8 @@ mod tests {
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Some(400)),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Some(400)),
             ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Some(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n", Some(400)),
+            ("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", None),
             ("\x16\x03\x01\x02\x00\x01\x00\x01\x7c\x03\x03", Some(400)),
         ];
         for (req, want) in cases {
