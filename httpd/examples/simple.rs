@@ -77,13 +77,15 @@ fn not_found(req: &mut Request<'_>, code: ErrorCode) -> Result<(), Error> {
             Ok(())
         }
         "/echo" => {
+            // Close the connection: `Err` does it; the header tells the client first.
+            req.set_header("Connection", "close")?;
             req.send_err(code, Some("/echo URI is not available"))?;
-            // Close the connection.
             Err(Error::handler(
                 "closing the connection after a 404 for /echo",
             ))
         }
         _ => {
+            req.set_header("Connection", "close")?;
             req.send_err(code, Some("Some 404 error message"))?;
             Err(Error::handler("closing the connection after a 404"))
         }

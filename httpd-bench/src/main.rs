@@ -1,0 +1,2 @@
+//! httpd-bench: placeholder, being written.
+fn main() {}
