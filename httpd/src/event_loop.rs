@@ -263,6 +263,7 @@ impl Core {
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             s.readable = true;
         }
+        s.read_closed |= event.is_read_closed();
         if s.readable || s.pending_output() > 0 || event.is_write_closed() {
             self.enqueue(slot);
         }
@@ -278,7 +279,12 @@ impl Core {
                 continue;
             };
             s.queued = false;
-            self.step(slot);
+            // Handlers already run under `catch_unwind`; this guards the server's own code: a
+            // bug met by one session's input costs that session, not the server.
+            if catch_unwind(AssertUnwindSafe(|| self.step(slot))).is_err() {
+                log::error!("internal error serving slot {slot}; closing it");
+                self.close(slot);
+            }
             if self.stopping() {
                 return;
             }
@@ -323,8 +329,9 @@ impl Core {
                 }
                 Ok(n) => {
                     s.input.end += n;
-                    // A short read drained the socket: the next bytes bring a new edge.
-                    s.readable = n == room;
+                    // A short read drained the socket: the next bytes bring a new edge. Not
+                    // so for a pending end of stream: read again to see it.
+                    s.readable = n == room || s.read_closed;
                     return Read1::Progress;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -346,7 +353,7 @@ impl Core {
         let s = &mut self.sessions[slot];
         let before = s.pending_output();
         if s.write_interest {
-            self.held -= before;
+            self.held = self.held.saturating_sub(before);
         }
         match s.flush_nonblocking() {
             Ok(true) => {
@@ -790,7 +797,7 @@ impl Core {
         }
         let mut s = self.sessions.remove(slot);
         if s.write_interest {
-            self.held -= s.pending_output();
+            self.held = self.held.saturating_sub(s.pending_output());
         }
         self.generations[slot] = self.generations[slot].wrapping_add(1);
         let _ = self.registry.deregister(&mut s.stream);

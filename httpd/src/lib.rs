@@ -36,6 +36,9 @@
 mod config;
 mod error;
 mod event_loop;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod parse;
 mod request;
 mod response;

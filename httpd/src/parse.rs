@@ -330,9 +330,11 @@ fn valid_target(method: Method, target: &str) -> bool {
 
 /// Where the path starts in an absolute-form target (`http://host/path`), if it is one.
 pub(crate) fn absolute_path_start(target: &str) -> Option<usize> {
-    let rest_at = if target.len() >= 7 && target[..7].eq_ignore_ascii_case("http://") {
+    // Compare bytes: slicing the str at 7 or 8 could split a multi-byte character.
+    let t = target.as_bytes();
+    let rest_at = if t.len() >= 7 && t[..7].eq_ignore_ascii_case(b"http://") {
         7
-    } else if target.len() >= 8 && target[..8].eq_ignore_ascii_case("https://") {
+    } else if t.len() >= 8 && t[..8].eq_ignore_ascii_case(b"https://") {
         8
     } else {
         return None;
@@ -717,6 +719,9 @@ mod tests {
             ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Some(400)),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n", Some(400)),
             ("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", None),
+            // Found by the randomized test: a multi-byte character where a scheme would end.
+            ("GET http:\u{e825}-h//h/p HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET ht\u{e9}p://h/p HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
             ("\x16\x03\x01\x02\x00\x01\x00\x01\x7c\x03\x03", Some(400)),
         ];
         for (req, want) in cases {

@@ -76,6 +76,9 @@ pub(crate) struct Session {
     pub(crate) readable: bool,
     /// The client shut its write side (read returned 0).
     pub(crate) eof: bool,
+    /// The poller reported the client's shutdown: the end of stream is pending behind any
+    /// unread bytes, and no further edge will announce it.
+    pub(crate) read_closed: bool,
     /// In the loop's ready queue.
     pub(crate) queued: bool,
     /// Registered for writable events (a response is waiting for room).
@@ -105,6 +108,7 @@ impl Session {
             state: ReadState::Head,
             readable: false,
             eof: false,
+            read_closed: false,
             queued: false,
             write_interest: false,
             close_after_flush: false,
