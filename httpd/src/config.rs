@@ -11,9 +11,11 @@ use crate::session::SessionId;
 use crate::Error;
 
 /// Called when a connection is accepted, before it is served. Return `false` to refuse it
-/// (the connection is closed at once). ESP-IDF's `open_fn`.
+/// (the connection is closed at once, and `on_close` still runs for its id). ESP-IDF's
+/// `open_fn`.
 pub type OnOpen = dyn Fn(SessionId, SocketAddr) -> bool + Send + Sync;
-/// Called when a session closes, before its context is dropped. ESP-IDF's `close_fn`.
+/// Called when a session closes, before its context is dropped; once for every id given to
+/// `on_open`, refused ones included. ESP-IDF's `close_fn`.
 pub type OnClose = dyn Fn(SessionId) + Send + Sync;
 
 /// TCP keep-alive probing on accepted connections (`SO_KEEPALIVE`).

@@ -158,7 +158,9 @@ impl EventLoop {
     }
 
     pub(crate) fn run(mut self) {
-        log::info!("server listening on {:?}", self.core.listener.local_addr());
+        if let Ok(addr) = self.core.listener.local_addr() {
+            log::info!("server listening on {addr}");
+        }
         while !self.core.stopping() {
             let timeout = if !self.core.ready.is_empty()
                 || (self.core.listener_ready && self.core.can_accept())
@@ -891,29 +893,35 @@ impl Core {
         if slot >= self.generations.len() {
             self.generations.resize(slot + 1, 0);
         }
-        let id = SessionId {
-            slot: slot as u32,
-            generation: self.generations[slot],
-        };
-        if let Some(on_open) = &config.on_open {
-            match catch_unwind(AssertUnwindSafe(|| on_open(id, peer))) {
-                Ok(true) => {}
-                Ok(false) => {
-                    log::debug!("on_open refused {peer}");
-                    return;
-                }
-                Err(_) => {
-                    log::error!("on_open panicked; refusing {peer}");
-                    return;
-                }
-            }
-        }
         if let Err(e) = self
             .registry
             .register(&mut stream, Token(slot), Interest::READABLE)
         {
             log::warn!("register: {e}");
             return;
+        }
+        let id = SessionId {
+            slot: slot as u32,
+            generation: self.generations[slot],
+        };
+        if let Some(on_open) = &config.on_open {
+            let accepted =
+                catch_unwind(AssertUnwindSafe(|| on_open(id, peer))).unwrap_or_else(|_| {
+                    log::error!("on_open panicked; refusing {peer}");
+                    false
+                });
+            if !accepted {
+                log::debug!("on_open refused {peer}");
+                // The id was shown to user code: it is used up, and paired with an on_close.
+                self.generations[slot] = self.generations[slot].wrapping_add(1);
+                let _ = self.registry.deregister(&mut stream);
+                if let Some(on_close) = &config.on_close {
+                    if catch_unwind(AssertUnwindSafe(|| on_close(id))).is_err() {
+                        log::error!("on_close panicked");
+                    }
+                }
+                return;
+            }
         }
         self.lru_clock += 1;
         let mut session = Session::new(id, stream, peer, self.lru_clock);

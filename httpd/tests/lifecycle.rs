@@ -70,11 +70,9 @@ fn assert_refused(addr: SocketAddr) {
 /// whose `on_close` reports the close; both as "close <id>" / "drop <id>" on `tx`.
 fn server_with_contexts(tx: &Sender<String>) -> Server {
     let close_tx = tx.clone();
-    let server = start(
-        Config::builder().on_close(move |id| {
-            let _ = close_tx.send(format!("close {id}"));
-        }),
-    );
+    let server = start(Config::builder().on_close(move |id| {
+        let _ = close_tx.send(format!("close {id}"));
+    }));
     let ctx_tx = tx.clone();
     server
         .register(Handler::new("/ctx", Method::Get, move |req| {
@@ -152,7 +150,11 @@ fn stop_closes_every_idle_connection_and_returns_after_the_thread_exited() {
 fn stop_drops_every_handler() {
     let (tx, rx) = channel();
     let server = start(Config::builder());
-    for (uri, method) in [("/a", Method::Get), ("/a", Method::Post), ("/b", Method::Any)] {
+    for (uri, method) in [
+        ("/a", Method::Get),
+        ("/a", Method::Post),
+        ("/b", Method::Any),
+    ] {
         let guard = DropNotify::new(format!("{method} {uri}"), &tx);
         server
             .register(Handler::new(uri, method, move |req| {
@@ -172,7 +174,10 @@ fn stop_drops_every_handler() {
     let mut c = Client::connect(server.local_addr());
     assert_eq!(c.get("/a").status, 200);
     assert_eq!(c.get("/missing").text(), "custom 404");
-    assert!(received(&rx).is_empty(), "a handler was dropped while running");
+    assert!(
+        received(&rx).is_empty(),
+        "a handler was dropped while running"
+    );
 
     server.stop();
 
@@ -205,7 +210,10 @@ fn stop_runs_on_close_and_drops_every_session_context() {
         let (Some(close), Some(drop)) = (close, drop) else {
             panic!("session {id}: missing close or drop in {events:?}");
         };
-        assert!(close < drop, "on_close ran after the context drop: {events:?}");
+        assert!(
+            close < drop,
+            "on_close ran after the context drop: {events:?}"
+        );
     }
     assert!(events.contains(&"thread exited".to_owned()), "{events:?}");
     assert_eq!(events.len(), 2 * ids.len() + 1, "{events:?}");
@@ -268,7 +276,9 @@ fn stop_from_inside_a_handler_does_not_deadlock() {
         }))
         .unwrap();
     server
-        .register(Handler::new("/ping", Method::Get, |req| req.send_str("pong")))
+        .register(Handler::new("/ping", Method::Get, |req| {
+            req.send_str("pong")
+        }))
         .unwrap();
     let addr = server.local_addr();
     let mut bystander = Client::connect(addr);
@@ -292,12 +302,41 @@ fn stop_from_inside_a_handler_does_not_deadlock() {
         ),
     }
     assert!(!server.is_running());
-    assert!(bystander.is_closed(), "stop from a handler left a session open");
+    assert!(
+        bystander.is_closed(),
+        "stop from a handler left a session open"
+    );
     assert!(matches!(
         server.register(Handler::new("/late", Method::Get, |req| req.send_str("x"))),
         Err(Error::Stopped)
     ));
     // The thread is on its way out; joining it from here must not hang either.
+    stop_within_timeout(server);
+    assert_refused(addr);
+}
+
+#[test]
+fn stop_from_queued_work_does_not_deadlock() {
+    let server = start(Config::builder());
+    let addr = server.local_addr();
+    let mut c = Client::connect(addr);
+    assert_eq!(c.get("/").status, 404);
+    let (tx, rx) = channel();
+    server
+        .queue_work(move |ctx| {
+            if let Some(server) = ctx.server() {
+                server.stop();
+                let _ = tx.send(server.is_running());
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(IO_TIMEOUT),
+        Ok(false),
+        "work ran and stop returned"
+    );
+    assert!(!server.is_running());
+    assert!(c.is_closed());
     stop_within_timeout(server);
     assert_refused(addr);
 }
@@ -325,7 +364,9 @@ fn two_servers_run_side_by_side() {
         .map(|name| {
             let server = start(Config::builder());
             server
-                .register(Handler::new("/", Method::Get, move |req| req.send_str(name)))
+                .register(Handler::new("/", Method::Get, move |req| {
+                    req.send_str(name)
+                }))
                 .unwrap();
             server
         })

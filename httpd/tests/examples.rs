@@ -1,0 +1,385 @@
+//! Black-box tests of the example programs: run the compiled `simple`, `persistent_sockets` and
+//! `adder` binaries, talk to them over loopback, read their logs, and stop them with SIGINT.
+//!
+//! Synchronisation is by the servers' log lines (read from their stderr by a thread and handed
+//! over a channel), never by sleeping; every wait is bounded, and a server still running when a
+//! test fails is killed.
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use util::Client;
+
+/// The longest any one step (startup, a log line, an exit) may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The directory holding the example binaries of the profile this test was built with, after
+/// making sure they are built: `cargo test` builds examples, but `cargo test --test examples`
+/// does not, and an example edited since the last build would be stale.
+fn examples_dir() -> &'static Path {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        // target/<profile>/deps/examples-<hash>
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or("test binary outside target/<profile>/deps")?;
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "httpd", "--examples"]);
+        if let Some(target_dir) = profile_dir.parent() {
+            build.arg("--target-dir").arg(target_dir);
+        }
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+        }
+        let status = build
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| format!("running cargo build --examples: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build --examples failed: {status}"));
+        }
+        Ok(profile_dir.join("examples"))
+    });
+    match dir {
+        Ok(dir) => dir,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn example(name: &str) -> Command {
+    let path = examples_dir().join(name);
+    assert!(path.exists(), "no example binary at {}", path.display());
+    Command::new(path)
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// Waits for `child` to exit, at most `timeout`; kills it (SIGKILL) if it does not.
+/// `None` on timeout.
+fn wait_bounded(child: Child, timeout: Duration) -> Option<Output> {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(output) => Some(output.expect("waiting for a child process")),
+        Err(_) => {
+            // Not reaped yet (the waiting thread has not returned), so the pid is still ours.
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let _ = rx.recv_timeout(WAIT);
+            None
+        }
+    }
+}
+
+/// An example server running in a child process, its stderr (the log) read by a thread.
+struct Server {
+    name: &'static str,
+    port: u16,
+    /// `None` once it has been waited for.
+    child: Option<Child>,
+    lines: Receiver<String>,
+    /// Every log line read so far.
+    log: Vec<String>,
+}
+
+impl Server {
+    /// Starts example `name` on a free port and waits until it says it is ready.
+    fn start(name: &'static str) -> Server {
+        // Another process may take the port between `free_port` and the bind: try again.
+        let mut last_log = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = example(name)
+                .args(["--port", &port.to_string()])
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
+            let stderr = child.stderr.take().expect("piped stderr");
+            let (tx, lines) = mpsc::channel();
+            thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut server = Server {
+                name,
+                port,
+                child: Some(child),
+                lines,
+                log: Vec::new(),
+            };
+            if server.try_wait_for_log("Server ready") {
+                return server;
+            }
+            last_log = std::mem::take(&mut server.log);
+        }
+        panic!("{name} did not start; its log:\n{}", last_log.join("\n"));
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Reads log lines until one contains `needle` (true), the log ends, or `WAIT` passes.
+    fn try_wait_for_log(&mut self, needle: &str) -> bool {
+        if self.log.iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.log.push(line);
+                    if found {
+                        return true;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn wait_for_log(&mut self, needle: &str) {
+        assert!(
+            self.try_wait_for_log(needle),
+            "{} never logged {needle:?}; its log:\n{}",
+            self.name,
+            self.log.join("\n")
+        );
+    }
+
+    /// The messages this example logged itself (its own target, without timestamp and level).
+    fn own_messages(&self) -> Vec<&str> {
+        let target = format!(" {}] ", self.name);
+        self.log
+            .iter()
+            .filter_map(|l| l.split_once(&target).map(|(_, msg)| msg))
+            .collect()
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) and waits for the process to exit.
+    fn interrupt(mut self) -> ExitStatus {
+        let child = self.child.take().expect("still running");
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -INT failed: {status}");
+        let Some(output) = wait_bounded(child, WAIT) else {
+            panic!(
+                "{} did not exit within {WAIT:?} of SIGINT; its log:\n{}",
+                self.name,
+                self.log.join("\n")
+            );
+        };
+        // The rest of the log, up to the end of stderr.
+        while let Ok(line) = self.lines.recv_timeout(WAIT) {
+            self.log.push(line);
+        }
+        assert!(
+            self.log.iter().any(|l| l.contains("Stopping server")),
+            "no stop logged:\n{}",
+            self.log.join("\n")
+        );
+        output.status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn persistent_sockets_with_the_adder_client() {
+    let mut server = Server::start("persistent_sockets");
+    let adder = example("adder")
+        .args(["127.0.0.1", &server.port.to_string(), "10"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning adder");
+    let output = wait_bounded(adder, 3 * WAIT).expect("adder finishes");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "adder failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    assert!(stdout.contains("Result: 55"), "adder printed:\n{stdout}");
+
+    // The context is dropped when the adder's connection closes.
+    server.wait_for_log("/adder visitor count");
+    server.wait_for_log("/adder Free Context function called");
+
+    // The same log lines, in the same order, as ESP-IDF's example output.
+    let mut expected = vec![
+        "/adder visitor count = 1".to_owned(),
+        "/adder PUT handler read 0".to_owned(),
+        "/adder PUT allocating new session".to_owned(),
+    ];
+    for i in 1..=10 {
+        expected.push(format!("/adder visitor count = {}", i + 1));
+        expected.push(format!("/adder handler read {i}"));
+    }
+    expected.push("/adder visitor count = 12".to_owned());
+    expected.push("/adder GET handler send 55".to_owned());
+    expected.push("/adder Free Context function called".to_owned());
+    let logged: Vec<&str> = server
+        .own_messages()
+        .into_iter()
+        .filter(|m| m.starts_with("/adder"))
+        .collect();
+    assert_eq!(logged, expected, "full log:\n{}", server.log.join("\n"));
+
+    let status = server.interrupt();
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+}
+
+#[test]
+fn persistent_sockets_login_and_logout() {
+    let mut server = Server::start("persistent_sockets");
+    let mut c = Client::connect(server.addr());
+    let r = c.get("/adder");
+    assert_eq!((r.status, r.text().as_str()), (200, "0"));
+    let r = c.request("POST", "/adder", b"7");
+    assert_eq!((r.status, r.text().as_str()), (200, "7"));
+    let r = c.get("/logout");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains('7'), "{}", r.text());
+    server.wait_for_log("/adder Free Context function called");
+    let r = c.get("/logout");
+    assert_eq!((r.status, r.text().as_str()), (200, "Not logged in"));
+    let r = c.get("/login");
+    assert_eq!(r.status, 200);
+    let r = c.request("POST", "/adder", b"not a number");
+    assert_eq!(r.status, 400);
+    assert!(!r.closes());
+    let r = c.request("PUT", "/adder", b"-3");
+    assert_eq!((r.status, r.text().as_str()), (200, "-3"));
+    let r = c.request("POST", "/adder", b"5");
+    assert_eq!((r.status, r.text().as_str()), (200, "2"));
+
+    // Stopping with a session open closes it and drops its context.
+    let status = server.interrupt();
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+    assert!(c.is_closed());
+}
+
+#[test]
+fn simple_example() {
+    let mut server = Server::start("simple");
+    let mut c = Client::connect(server.addr());
+
+    // GET /hello: custom headers, and the request's headers and query logged.
+    c.send(
+        "GET /hello?query1=one&query3=three HTTP/1.1\r\nHost: example\r\n\
+         Test-Header-1: first\r\nTest-Header-2: second\r\n\r\n",
+    );
+    let r = c.response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "Hello World!");
+    assert_eq!(r.header("custom-header-1"), Some("Custom-Value-1"));
+    assert_eq!(r.header("custom-header-2"), Some("Custom-Value-2"));
+    assert!(!r.closes());
+    server.wait_for_log("Found header => Test-Header-1: first");
+    server.wait_for_log("Found URL query parameter => query3=three");
+
+    // POST /echo: the body comes back chunked, at most 100 bytes a chunk.
+    let body: Vec<u8> = (0..250u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let r = c.request("POST", "/echo", &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, body);
+    let chunks = r.chunks.expect("a chunked response");
+    assert!(chunks.iter().all(|&n| n <= 100), "chunk sizes {chunks:?}");
+    assert_eq!(chunks.iter().sum::<usize>(), 250);
+
+    // /any answers every method.
+    for method in ["GET", "DELETE", "PATCH"] {
+        let r = c.request(method, "/any", b"");
+        assert_eq!((r.status, r.text()), (200, method.to_owned()));
+    }
+    let r = c.request("POST", "/any", b"some body");
+    assert_eq!((r.status, r.text().as_str()), (200, "POST"));
+
+    // PUT /ctrl 0: /hello and /echo go away, the custom 404 handler answers.
+    let r = c.request("PUT", "/ctrl", b"0");
+    assert_eq!(r.status, 200);
+    for _ in 0..2 {
+        let r = c.get("/hello");
+        assert_eq!(r.status, 404);
+        assert_eq!(r.text(), "/hello URI is not available");
+        assert!(!r.closes());
+    }
+    let r = c.get("/echo");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "/echo URI is not available");
+    assert!(r.closes());
+    assert!(c.is_closed());
+
+    let mut c = Client::connect(server.addr());
+    let r = c.get("/nothing/here");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "Some 404 error message");
+    assert!(c.is_closed());
+
+    // PUT /ctrl 1: back again, with the default 404 page (which keeps the connection).
+    let mut c = Client::connect(server.addr());
+    let r = c.request("PUT", "/ctrl", b"1");
+    assert_eq!(r.status, 200);
+    let r = c.get("/hello");
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello World!"));
+    let r = c.get("/nothing/here");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "Nothing matches the given URI");
+    assert!(!r.closes());
+    let r = c.get("/echo");
+    assert_eq!(r.status, 405);
+    let r = c.request("POST", "/echo", b"again");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"again"[..]));
+    // Registering twice is harmless.
+    let r = c.request("PUT", "/ctrl", b"1");
+    assert_eq!(r.status, 200);
+    let r = c.get("/hello");
+    assert_eq!(r.status, 200);
+
+    // Ctrl-C with a connection open: exit 0, and the connection is closed.
+    let status = server.interrupt();
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+    assert!(c.is_closed());
+}
