@@ -106,12 +106,18 @@ struct Server {
 impl Server {
     /// Starts example `name` on a free port and waits until it says it is ready.
     fn start(name: &'static str) -> Server {
+        Server::start_with(name, &[])
+    }
+
+    /// [`Server::start`] with extra command-line arguments.
+    fn start_with(name: &'static str, args: &[&str]) -> Server {
         // Another process may take the port between `free_port` and the bind: try again.
         let mut last_log = Vec::new();
         for _ in 0..3 {
             let port = free_port();
             let mut child = example(name)
                 .args(["--port", &port.to_string()])
+                .args(args)
                 .env("RUST_LOG", "info")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -382,4 +388,56 @@ fn simple_example() {
     let status = server.interrupt();
     assert_eq!(status.code(), Some(0), "exit status {status}");
     assert!(c.is_closed());
+}
+
+#[test]
+fn advanced_example_routes() {
+    let server = Server::start_with("advanced", &["--max-body", "1000", "--max-sessions", "4"]);
+    let mut c = Client::connect(server.addr());
+    let r = c.get("/hello");
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello World!"));
+    let r = c.get("/hello/type_html");
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("text/html"))
+    );
+    let r = c.get("/hello/status_500");
+    assert_eq!((r.status, r.text().as_str()), (500, "Hello World!"));
+    let r = c.get("/plaintext");
+    assert_eq!(
+        (r.status, r.text().as_str(), r.header("content-type")),
+        (200, "Hello, World!", Some("text/plain"))
+    );
+
+    c.send("GET /test_header HTTP/1.1\r\nHost: x\r\nHeader1: Value1\r\nHeader2: Value2\r\nHeader3: Value3\r\n\r\n");
+    let r = c.response();
+    assert_eq!((r.status, r.text().as_str()), (200, "Value2"));
+    c.send("GET /test_header HTTP/1.1\r\nHost: x\r\nHeader1: Value1\r\n\r\n");
+    assert_eq!(c.response().status, 400);
+
+    c.send("PUT /echo HTTP/1.1\r\nHost: x\r\nCustom: mine\r\nContent-Length: 5\r\n\r\nhello");
+    let r = c.response();
+    assert_eq!(
+        (r.status, r.text().as_str(), r.header("custom")),
+        (200, "hello", Some("mine"))
+    );
+    let r = c.request("POST", "/leftover_data", b"0123456789abcdefghij");
+    assert_eq!((r.status, r.text().as_str()), (200, "0123456789"));
+    assert_eq!(c.get("/hello").status, 200, "leftover body drained");
+    for (n, sum) in [(1, "1"), (2, "3"), (39, "42")] {
+        assert_eq!(
+            c.request("POST", "/adder", n.to_string().as_bytes()).text(),
+            sum
+        );
+    }
+    let r = c.get("/async_data");
+    assert_eq!(r.text(), "Hello World!");
+    let r = c.response();
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello Double World!"));
+    assert_eq!(c.get("/hello").status, 200);
+
+    let r = c.request("POST", "/echo", &[b'x'; 1001]);
+    assert_eq!(r.status, 413);
+    assert!(c.is_closed());
+    assert_eq!(server.interrupt().code(), Some(0));
 }

@@ -1,0 +1,213 @@
+//! A server for black-box and load testing, after ESP-IDF's `advanced_tests` example.
+//!
+//! Routes:
+//! - `GET /hello`: "Hello World!"; `GET /hello/type_html`: the same as text/html;
+//!   `GET /hello/status_500`: status 500 with body "Hello World!"
+//! - `GET /test_header`: 400 unless `Header1: Value1` and `Header3: Value3`; the body is the value
+//!   of `Header2`
+//! - `POST|PUT /echo`: answers the whole body, copying a request header `Custom` into the
+//!   response; a body larger than `--max-body` is refused with 413
+//! - `POST /leftover_data`: reads at most 10 bytes of the body and answers them (the server
+//!   drains the rest)
+//! - `POST /adder`: adds the body's number to a per-session sum and answers it
+//! - `GET /async_data`: answers "Hello World!", then queued work sends a second complete
+//!   response, "Hello Double World!", on the same session
+//! - `GET /plaintext`: "Hello, World!" as text/plain, for load tests
+//!
+//! ```text
+//! cargo run --release --example advanced -- --port 8080 --max-sessions 7 --lru \
+//!     --recv-timeout 5 --max-uri-len 512 --max-hdr-len 1024 --max-body 1048576
+//! ```
+//!
+//! Stop it with Ctrl-C.
+
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use env_logger::Env;
+use httpd::{Config, ConfigBuilder, Error, ErrorCode, Handler, Method, Request, Server};
+use log::{error, info};
+
+/// Command-line settings; the defaults are ESP-IDF's.
+struct Args {
+    port: u16,
+    max_sessions: usize,
+    lru: bool,
+    recv_timeout: u64,
+    max_uri_len: usize,
+    max_hdr_len: usize,
+    max_body: usize,
+}
+
+const USAGE: &str = "usage: advanced [--port N] [--max-sessions N] [--lru] [--recv-timeout SECS] \
+[--max-uri-len N] [--max-hdr-len N] [--max-body BYTES]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 8080,
+        max_sessions: 7,
+        lru: false,
+        recv_timeout: 5,
+        max_uri_len: 512,
+        max_hdr_len: 1024,
+        max_body: 1024 * 1024,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+            v.parse().map_err(|_| format!("invalid {name} {v:?}"))
+        }
+        match arg.as_str() {
+            "--port" => args.port = num("--port", value("--port")?)?,
+            "--max-sessions" => {
+                args.max_sessions = num("--max-sessions", value("--max-sessions")?)?
+            }
+            "--lru" => args.lru = true,
+            "--recv-timeout" => {
+                args.recv_timeout = num("--recv-timeout", value("--recv-timeout")?)?
+            }
+            "--max-uri-len" => args.max_uri_len = num("--max-uri-len", value("--max-uri-len")?)?,
+            "--max-hdr-len" => args.max_hdr_len = num("--max-hdr-len", value("--max-hdr-len")?)?,
+            "--max-body" => args.max_body = num("--max-body", value("--max-body")?)?,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn config(args: &Args) -> ConfigBuilder {
+    Config::builder()
+        .port(args.port)
+        .max_open_sockets(args.max_sessions)
+        .lru_purge_enable(args.lru)
+        .recv_wait_timeout(Duration::from_secs(args.recv_timeout))
+        .max_uri_len(args.max_uri_len)
+        .max_req_hdr_len(args.max_hdr_len)
+        .max_uri_handlers(16)
+}
+
+fn test_header(req: &mut Request<'_>) -> Result<(), Error> {
+    if req.header("Header1") != Some("Value1") || req.header("Header3") != Some("Value3") {
+        return req.send_err(
+            ErrorCode::BadRequest,
+            Some("Header1 and Header3 are required"),
+        );
+    }
+    let value = req.header("Header2").unwrap_or_default().to_owned();
+    req.send_str(&value)
+}
+
+fn echo(req: &mut Request<'_>, max_body: usize) -> Result<(), Error> {
+    if req.content_length().is_some_and(|n| n > max_body as u64) {
+        // Refused before reading: the server answers 413 and closes.
+        return Err(Error::BodyTooLarge);
+    }
+    let body = req.read_body(max_body)?;
+    if let Some(custom) = req.header("Custom").map(str::to_owned) {
+        req.set_header("Custom", &custom)?;
+    }
+    req.send(&body)
+}
+
+fn leftover_data(req: &mut Request<'_>) -> Result<(), Error> {
+    let mut buf = [0u8; 10];
+    let mut n = 0;
+    while n < buf.len() {
+        match req.recv(&mut buf[n..])? {
+            0 => break,
+            got => n += got,
+        }
+    }
+    req.send(&buf[..n])
+}
+
+fn adder(req: &mut Request<'_>) -> Result<(), Error> {
+    let body = req.read_body(32)?;
+    let Some(n) = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+    else {
+        return req.send_err(ErrorCode::BadRequest, Some("The body must be a number"));
+    };
+    let sum = req.session_ctx_or_insert_with(|| 0i64);
+    *sum = sum.saturating_add(n);
+    let reply = sum.to_string();
+    req.send_str(&reply)
+}
+
+fn async_data(req: &mut Request<'_>) -> Result<(), Error> {
+    req.send_str("Hello World!")?;
+    let id = req.session_id();
+    let server = req.server().ok_or(Error::Stopped)?;
+    // Runs on the server thread after this response, as ESP-IDF's httpd_queue_work.
+    server.queue_work(move |ctx| {
+        let second = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 19\r\n\r\nHello Double World!";
+        if let Err(e) = ctx.send(id, second.as_bytes()) {
+            info!("/async_data: session {id} gone: {e}");
+        }
+    })
+}
+
+fn start(args: &Args) -> Result<Server, Error> {
+    info!("Starting server on port: '{}'", args.port);
+    let server = Server::start(config(args).build()?)?;
+    let max_body = args.max_body;
+    let handlers = [
+        Handler::new("/hello", Method::Get, |req| req.send_str("Hello World!")),
+        Handler::new("/hello/type_html", Method::Get, |req| {
+            req.set_type("text/html")?;
+            req.send_str("Hello World!")
+        }),
+        Handler::new("/hello/status_500", Method::Get, |req| {
+            req.set_status("500 Internal Server Error")?;
+            req.send_str("Hello World!")
+        }),
+        Handler::new("/test_header", Method::Get, test_header),
+        Handler::new("/echo", Method::Post, move |req| echo(req, max_body)),
+        Handler::new("/echo", Method::Put, move |req| echo(req, max_body)),
+        Handler::new("/leftover_data", Method::Post, leftover_data),
+        Handler::new("/adder", Method::Post, adder),
+        Handler::new("/async_data", Method::Get, async_data),
+        Handler::new("/plaintext", Method::Get, |req| {
+            req.set_type("text/plain")?;
+            req.send_str("Hello, World!")
+        }),
+    ];
+    for handler in handlers {
+        server.register(handler)?;
+    }
+    Ok(server)
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(Env::default().default_filter_or("info")).init();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let (stop_tx, stop_rx) = mpsc::channel();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    }) {
+        error!("installing the Ctrl-C handler: {e}");
+        return ExitCode::FAILURE;
+    }
+    let server = match start(&args) {
+        Ok(server) => server,
+        Err(e) => {
+            error!("starting the server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    info!("Server ready on {}; Ctrl-C stops it", server.local_addr());
+    let _ = stop_rx.recv();
+    info!("Stopping server");
+    server.stop();
+    ExitCode::SUCCESS
+}
