@@ -11,23 +11,23 @@ use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token};
-use slab::Slab;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use socket2::SockRef;
 
 use crate::config::Config;
+use crate::detach::{Detached, Handoff, ResumeTx};
 use crate::parse::{self, Framing, Head, Limits, Version};
-use crate::request::{path_of, Env, Exchange, Progress, Request, DRAIN_LIMIT};
+use crate::request::{path_of, BodyReader, Env, Exchange, Request, DRAIN_LIMIT};
 use crate::response::{DateCache, CONTINUE};
 use crate::router::{Route, Table};
 use crate::server::{Inner, Server, Shared};
-use crate::session::{BufPool, OutPool, ReadState, Session, SessionId, UnreadBody};
+use crate::session::{BufPool, OutPool, ReadState, Session, SessionId, Sessions, UnreadBody};
 use crate::{Error, ErrorCode};
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
@@ -74,6 +74,8 @@ pub(crate) struct EventLoop {
     poll: Poll,
     events: Events,
     ctrl: Receiver<Control>,
+    /// Sessions coming back from detached requests.
+    resumed: Receiver<Box<Detached>>,
     core: Core,
 }
 
@@ -84,9 +86,7 @@ pub(crate) struct Core {
     /// The listener may have connections waiting (an edge was seen and not yet drained).
     listener_ready: bool,
     shared: Arc<Shared>,
-    sessions: Slab<Session>,
-    /// Generation of each slot's current (or next) session.
-    generations: Vec<u32>,
+    sessions: Sessions,
     ready: VecDeque<usize>,
     table: Arc<Table>,
     table_version: u64,
@@ -110,10 +110,12 @@ impl EventLoop {
         poll: Poll,
         mut listener: TcpListener,
         ctrl: Receiver<Control>,
+        waker: Arc<Waker>,
         shared: Arc<Shared>,
         config: Config,
         server: Weak<Inner>,
     ) -> io::Result<Self> {
+        let (resume_tx, resumed) = mpsc::channel();
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let registry = poll.registry().try_clone()?;
@@ -128,8 +130,7 @@ impl EventLoop {
             listener,
             listener_ready: false,
             shared,
-            sessions: Slab::with_capacity(config.max_open_sockets),
-            generations: Vec::with_capacity(config.max_open_sockets),
+            sessions: Sessions::with_capacity(config.max_open_sockets),
             ready: VecDeque::with_capacity(config.max_open_sockets),
             table,
             table_version,
@@ -147,12 +148,17 @@ impl EventLoop {
                 config,
                 date: DateCache::new(),
                 server,
+                resume: Some(ResumeTx {
+                    tx: resume_tx,
+                    waker,
+                }),
             },
         };
         Ok(EventLoop {
             poll,
             events: Events::with_capacity(1024),
             ctrl,
+            resumed,
             core,
         })
     }
@@ -204,6 +210,9 @@ impl EventLoop {
     }
 
     fn run_control(&mut self) {
+        while let Ok(detached) = self.resumed.try_recv() {
+            self.core.resume(detached);
+        }
         while let Ok(msg) = self.ctrl.try_recv() {
             if self.core.stopping() {
                 return;
@@ -589,6 +598,17 @@ impl Core {
     /// Completes the response after the handler, decides whether the connection survives,
     /// and sets the session up for what comes next (next request, drain, or close).
     fn finish(&mut self, slot: usize, result: Result<(), Error>, fallback: Option<ErrorCode>) {
+        let mut fallback = fallback;
+        if let Some(handoff) = self.ex.handoff.take() {
+            if result.is_err() {
+                handoff.refuse();
+            } else if self.hand_over(slot, &handoff).is_ok() {
+                return;
+            } else {
+                // Detached, then dropped before the handler returned: answered as a drop is.
+                fallback = Some(ErrorCode::InternalServerError);
+            }
+        }
         let Core {
             sessions, ex, env, ..
         } = self;
@@ -597,34 +617,74 @@ impl Core {
             ex,
             env,
         };
-        match result {
-            Ok(()) => {
-                let _ = match (req.ex.resp.progress, fallback) {
-                    (Progress::NotStarted, Some(code)) => req.send_err(code, None),
-                    (Progress::NotStarted, None) => req.send(b""),
-                    (Progress::Chunked | Progress::UntilClose, _) => req.send_chunk(b""),
-                    (Progress::Raw | Progress::Done, _) => Ok(()),
-                };
-            }
-            Err(e) => {
-                log::warn!("{} {}: {e}", req.ex.head.method, req.uri());
-                req.ex.resp.closing = true;
-                if req.ex.resp.progress == Progress::NotStarted {
-                    let code = match e {
-                        Error::Timeout => ErrorCode::RequestTimeout,
-                        Error::BadBody => ErrorCode::BadRequest,
-                        Error::BodyTooLarge => ErrorCode::ContentTooLarge,
-                        _ => ErrorCode::InternalServerError,
-                    };
-                    let _ = req.send_err(code, None);
-                }
+        req.complete(result, fallback);
+        let close = ex.resp.closing || ex.resp.broken;
+        let head = ex.head;
+        let body = std::mem::replace(
+            &mut ex.body,
+            BodyReader {
+                unread: None,
+                pos: 0,
+                received: 0,
+            },
+        );
+        self.after_response(slot, &head, body, close);
+    }
+
+    /// Moves the session out to the detached request waiting on `handoff`. `Err` if that
+    /// request was dropped before the handler returned.
+    fn hand_over(&mut self, slot: usize, handoff: &Handoff) -> Result<(), ()> {
+        let Some(session) = self.sessions.detach(slot) else {
+            return Err(());
+        };
+        let max_headers = self.env.config.max_req_headers;
+        let ex = std::mem::replace(&mut self.ex, Exchange::new(max_headers));
+        let detached = Box::new(Detached {
+            session,
+            ex: Box::new(ex),
+            env: Env {
+                config: self.env.config.clone(),
+                pending_budget: self.env.config.max_pending_response,
+                date: DateCache::new(),
+                server: self.env.server.clone(),
+                resume: None,
+            },
+        });
+        match handoff.hand_over(detached) {
+            Ok(()) => Ok(()),
+            Err(mut detached) => {
+                // Put everything back as it was.
+                std::mem::swap(&mut self.ex, &mut detached.ex);
+                let _ = self.sessions.reattach(detached.session);
+                Err(())
             }
         }
-        let mut close = req.ex.resp.closing || req.ex.resp.broken;
+    }
 
+    /// A detached request is done: its session comes back to the table and carries on.
+    fn resume(&mut self, detached: Box<Detached>) {
+        let Detached { session, ex, .. } = *detached;
+        let slot = session.id.slot as usize;
+        match self.sessions.reattach(session) {
+            Ok(close_requested) => {
+                // Edges may have come and gone while it was away: look at the socket again.
+                self.sessions[slot].readable = true;
+                let ex = *ex;
+                let close = ex.resp.closing || ex.resp.broken || close_requested;
+                self.after_response(slot, &ex.head, ex.body, close);
+            }
+            Err(session) => log::error!(
+                "session {} came back to a slot not reserved for it",
+                session.id
+            ),
+        }
+    }
+
+    /// After the response: skip or drain what is left of the body, then carry the session on
+    /// to its next request, or close it.
+    fn after_response(&mut self, slot: usize, head: &Head, mut body: BodyReader, mut close: bool) {
         // What is left of the body: skip what is buffered, drain the rest later (bounded).
-        let s = &mut sessions[slot];
-        let body = &mut ex.body;
+        let s = &mut self.sessions[slot];
         let mut consumed = body.pos.min(s.input.end);
         match body.unread.take() {
             None => {}
@@ -635,7 +695,7 @@ impl Core {
                 } else {
                     consumed = s.input.end;
                     let left = left - buffered;
-                    if left > DRAIN_LIMIT || (ex.head.expect_continue && !s.continue_sent) {
+                    if left > DRAIN_LIMIT || (head.expect_continue && !s.continue_sent) {
                         close = true;
                     } else {
                         s.state = ReadState::Drain {
@@ -651,7 +711,7 @@ impl Core {
                     Err(()) => close = true,
                 }
                 if !decoder.is_done() && !close {
-                    if ex.head.expect_continue && !s.continue_sent {
+                    if head.expect_continue && !s.continue_sent {
                         close = true;
                     } else {
                         s.state = ReadState::Drain {
@@ -794,14 +854,12 @@ impl Core {
 
     /// Closes a session now: `on_close`, then its context is dropped.
     fn close(&mut self, slot: usize) {
-        if !self.sessions.contains(slot) {
+        let Some(mut s) = self.sessions.remove(slot) else {
             return;
-        }
-        let mut s = self.sessions.remove(slot);
+        };
         if s.write_interest {
             self.held = self.held.saturating_sub(s.pending_output());
         }
-        self.generations[slot] = self.generations[slot].wrapping_add(1);
         let _ = self.registry.deregister(&mut s.stream);
         self.in_pool.give(std::mem::take(&mut s.input.data));
         self.out_pool.give(std::mem::take(&mut s.output));
@@ -888,22 +946,15 @@ impl Core {
                 log::warn!("SO_LINGER: {e}");
             }
         }
-        let entry = self.sessions.vacant_entry();
-        let slot = entry.key();
-        if slot >= self.generations.len() {
-            self.generations.resize(slot + 1, 0);
-        }
+        let id = self.sessions.next_id();
+        let token = Token(id.slot as usize);
         if let Err(e) = self
             .registry
-            .register(&mut stream, Token(slot), Interest::READABLE)
+            .register(&mut stream, token, Interest::READABLE)
         {
             log::warn!("register: {e}");
             return;
         }
-        let id = SessionId {
-            slot: slot as u32,
-            generation: self.generations[slot],
-        };
         if let Some(on_open) = &config.on_open {
             let accepted =
                 catch_unwind(AssertUnwindSafe(|| on_open(id, peer))).unwrap_or_else(|_| {
@@ -913,7 +964,7 @@ impl Core {
             if !accepted {
                 log::debug!("on_open refused {peer}");
                 // The id was shown to user code: it is used up, and paired with an on_close.
-                self.generations[slot] = self.generations[slot].wrapping_add(1);
+                self.sessions.burn_next_id();
                 let _ = self.registry.deregister(&mut stream);
                 if let Some(on_close) = &config.on_close {
                     if catch_unwind(AssertUnwindSafe(|| on_close(id))).is_err() {
@@ -927,7 +978,7 @@ impl Core {
         let mut session = Session::new(id, stream, peer, self.lru_clock);
         let idle = config.idle_timeout.map(|t| self.now + t);
         arm(&mut self.next_timer, &mut session, idle);
-        entry.insert(session);
+        self.sessions.insert(session);
         self.shared.add_client(id);
         log::debug!("session {id} opened from {peer}");
     }
@@ -993,14 +1044,16 @@ impl Core {
     }
 
     fn trigger_close(&mut self, id: SessionId) -> Result<(), Error> {
+        if self.sessions.request_close_detached(id) {
+            return Ok(());
+        }
         let slot = self.session_slot(id).ok_or(Error::NoSuchSession)?;
         self.close_gracefully(slot);
         Ok(())
     }
 
     fn shutdown(&mut self) {
-        let slots: Vec<usize> = self.sessions.iter().map(|(slot, _)| slot).collect();
-        for slot in slots {
+        for slot in self.sessions.live_slots() {
             // Whatever fits in the socket still reaches the client (e.g. the response of a
             // handler that stopped the server).
             let _ = self.sessions[slot].flush_nonblocking();
@@ -1047,7 +1100,7 @@ pub struct ServerContext<'a> {
 impl ServerContext<'_> {
     /// The ids of the open sessions.
     pub fn clients(&self) -> Vec<SessionId> {
-        self.core.sessions.iter().map(|(_, s)| s.id).collect()
+        self.core.sessions.ids().collect()
     }
 
     /// Sends raw bytes to a session (ESP-IDF's `httpd_socket_send`), after any response it has

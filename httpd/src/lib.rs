@@ -34,6 +34,7 @@
 #![warn(unreachable_pub)]
 
 mod config;
+mod detach;
 mod error;
 mod event_loop;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -47,6 +48,7 @@ mod server;
 mod session;
 
 pub use config::{Config, ConfigBuilder, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT};
+pub use detach::AsyncRequest;
 pub use error::{Error, ErrorCode};
 pub use event_loop::ServerContext;
 pub use parse::{Method, Version};

@@ -5,9 +5,10 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use crate::config::Config;
+use crate::detach::{AsyncRequest, Handoff, ResumeTx};
 use crate::parse::{absolute_path_start, Framing, Head, HeaderSpan, KeepAlive, Span, Version};
 use crate::response::{
     self, BodyFraming, ConnectionHeader, DateCache, HeadParts, CONTINUE, LAST_CHUNK,
@@ -30,6 +31,15 @@ pub(crate) struct Env {
     pub(crate) pending_budget: usize,
     pub(crate) date: DateCache,
     pub(crate) server: Weak<Inner>,
+    /// How a detached request returns its session; `None` for a request already detached.
+    pub(crate) resume: Option<ResumeTx>,
+}
+
+impl Env {
+    /// Whether this is a detached request's environment (off the server thread).
+    fn detached(&self) -> bool {
+        self.resume.is_none()
+    }
 }
 
 /// How far the response has gone.
@@ -109,6 +119,8 @@ pub(crate) struct Exchange {
     pub(crate) headers: Vec<HeaderSpan>,
     pub(crate) body: BodyReader,
     pub(crate) resp: ResponseState,
+    /// Set by [`Request::detach`]: where the loop hands the session over.
+    pub(crate) handoff: Option<Arc<Handoff>>,
 }
 
 impl Exchange {
@@ -122,6 +134,7 @@ impl Exchange {
                 received: 0,
             },
             resp: ResponseState::new(),
+            handoff: None,
         }
     }
 
@@ -140,6 +153,7 @@ impl Exchange {
             received: 0,
         };
         self.resp.reset();
+        self.handoff = None;
     }
 
     /// Prepares for answering a request whose head could not be used: no headers, no body,
@@ -297,6 +311,55 @@ impl<'a> Request<'a> {
     /// Do not capture a [`Server`] in a handler: that keeps the server alive forever. Use this.
     pub fn server(&self) -> Option<Server> {
         self.env.server.upgrade().map(Server::from_inner)
+    }
+
+    /// Detaches the request from the server thread (ESP-IDF's
+    /// `httpd_req_async_handler_begin`): returns a `Send + 'static` [`AsyncRequest`] that another
+    /// thread uses to read the body and respond. The session is not polled (nor purged) until
+    /// the `AsyncRequest` is dropped; then it continues or closes as the response decided.
+    /// The handler should return `Ok(())` promptly after detaching.
+    ///
+    /// # Errors
+    /// [`Error::ResponseStarted`] if a response was started; [`Error::Stopped`] if the request
+    /// is already detached.
+    pub fn detach(&mut self) -> Result<AsyncRequest, Error> {
+        self.check_not_started()?;
+        let resume = self.env.resume.clone().ok_or(Error::Stopped)?;
+        if self.ex.handoff.is_some() {
+            return Err(Error::Stopped);
+        }
+        let handoff = Handoff::new();
+        self.ex.handoff = Some(Arc::clone(&handoff));
+        Ok(AsyncRequest::new(handoff, resume))
+    }
+
+    /// Ends the exchange after its handler: completes or starts the response as `result`
+    /// requires (the `fallback` error page, an empty 200, the last chunk, or an error status),
+    /// and marks the connection closing where it must be.
+    pub(crate) fn complete(&mut self, result: Result<(), Error>, fallback: Option<ErrorCode>) {
+        match result {
+            Ok(()) => {
+                let _ = match (self.ex.resp.progress, fallback) {
+                    (Progress::NotStarted, Some(code)) => self.send_err(code, None),
+                    (Progress::NotStarted, None) => self.send(b""),
+                    (Progress::Chunked | Progress::UntilClose, _) => self.send_chunk(b""),
+                    (Progress::Raw | Progress::Done, _) => Ok(()),
+                };
+            }
+            Err(e) => {
+                log::warn!("{} {}: {e}", self.ex.head.method, self.uri());
+                self.ex.resp.closing = true;
+                if self.ex.resp.progress == Progress::NotStarted {
+                    let code = match e {
+                        Error::Timeout => ErrorCode::RequestTimeout,
+                        Error::BadBody => ErrorCode::BadRequest,
+                        Error::BodyTooLarge => ErrorCode::ContentTooLarge,
+                        _ => ErrorCode::InternalServerError,
+                    };
+                    let _ = self.send_err(code, None);
+                }
+            }
+        }
     }
 
     // ---- the body ---------------------------------------------------------------------------
@@ -701,6 +764,15 @@ impl<'a> Request<'a> {
     /// Keeps the session's pending output bounded: write it out past `FLUSH_AT`, and wait
     /// for the client past `max_pending_response`.
     fn after_write(&mut self) -> Result<(), Error> {
+        if self.env.detached() && self.session.pending_output() > 0 {
+            // Off the server thread, nothing else writes for us: send it now (each chunk of a
+            // streamed response leaves when it is sent).
+            let timeout = self.env.config.send_wait_timeout;
+            return self.session.flush_blocking(0, timeout).map_err(|e| {
+                self.ex.resp.broken = true;
+                Error::from(e)
+            });
+        }
         if self.session.pending_output() < FLUSH_AT {
             return Ok(());
         }

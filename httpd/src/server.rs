@@ -44,7 +44,7 @@ impl Shared {
 pub(crate) struct Inner {
     shared: Arc<Shared>,
     ctrl: SyncSender<Control>,
-    waker: Waker,
+    waker: Arc<Waker>,
     local_addr: SocketAddr,
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: OnceLock<ThreadId>,
@@ -122,7 +122,7 @@ impl Server {
         let listener = bind(&config)?;
         let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (ctrl, ctrl_rx) = sync_channel(config.ctrl_queue_len);
         let shared = Arc::new(Shared {
             router: Router::new(config.uri_match.clone(), config.max_uri_handlers),
@@ -132,7 +132,7 @@ impl Server {
         let inner = Arc::new(Inner {
             shared: Arc::clone(&shared),
             ctrl,
-            waker,
+            waker: Arc::clone(&waker),
             local_addr,
             thread: Mutex::new(None),
             thread_id: OnceLock::new(),
@@ -143,6 +143,7 @@ impl Server {
             poll,
             listener,
             ctrl_rx,
+            waker,
             shared,
             config,
             Arc::downgrade(&inner),
