@@ -441,3 +441,47 @@ fn advanced_example_routes() {
     assert!(c.is_closed());
     assert_eq!(server.interrupt().code(), Some(0));
 }
+
+#[test]
+fn async_handlers_example_streams_long_requests_on_workers() {
+    // Fast ticks: a whole /long response, 60 chunks, starting with the session's request count.
+    let server = Server::start_with("async_handlers", &["--tick-ms", "1"]);
+    let mut c = Client::connect(server.addr());
+    let r = c.get("/long");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.chunks.as_ref().map(Vec::len), Some(60));
+    assert!(r.text().starts_with("req: 1\n"), "{:?}", r.text());
+    let r = c.get("/long");
+    assert!(
+        r.text().starts_with("req: 2\n"),
+        "the count is per connection"
+    );
+    assert!(c.get("/").text().contains("/long"));
+    assert_eq!(server.interrupt().code(), Some(0));
+}
+
+#[test]
+fn async_handlers_example_answers_quick_and_busy_while_workers_run() {
+    // Slow ticks: two /long requests occupy both workers for a minute.
+    let server = Server::start_with("async_handlers", &["--tick-ms", "60000"]);
+    let mut long = Vec::new();
+    for _ in 0..2 {
+        let mut c = Client::connect(server.addr());
+        c.send("GET /long HTTP/1.1\r\nHost: x\r\n\r\n");
+        // Wait for the first chunk: its worker is busy now.
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 512];
+        while !String::from_utf8_lossy(&seen).contains("req: 1") {
+            let n = std::io::Read::read(&mut c.stream, &mut buf).expect("first chunk");
+            assert!(n > 0);
+            seen.extend_from_slice(&buf[..n]);
+        }
+        long.push(c);
+    }
+    let mut c = Client::connect(server.addr());
+    let r = c.get("/quick");
+    assert_eq!((r.status, r.text().as_str()), (200, "quick"));
+    let r = c.get("/long");
+    assert_eq!((r.status, r.reason.as_str()), (503, "Busy"));
+    assert_eq!(server.interrupt().code(), Some(0));
+}
