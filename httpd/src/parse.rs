@@ -235,7 +235,8 @@ pub(crate) fn parse_head(
         version,
         framing,
         keep_alive,
-        expect_continue: fields.expect_continue,
+        // RFC 9110 10.1.1: an HTTP/1.0 client's expectation is ignored (and it gets no 1xx).
+        expect_continue: fields.expect_continue && version == Version::Http11,
     }))
 }
 

@@ -731,17 +731,25 @@ impl<'a> Request<'a> {
 
     /// Decides whether the connection survives this response and writes the head.
     fn write_head(&mut self, framing: BodyFraming) {
-        let unread_too_long = match self.ex.body.unread {
-            Some(UnreadBody::Length(left)) => {
-                let buffered = (self.session.input.end - self.ex.body.pos) as u64;
-                left.saturating_sub(buffered) > DRAIN_LIMIT
-            }
-            _ => false,
+        // The same rules as the loop's decision after the handler (`after_response`): a body
+        // too long to drain, or one the client holds back waiting for a `100 Continue` it never
+        // got, means the connection closes, and the response says so.
+        let buffered = (self.session.input.end - self.ex.body.pos) as u64;
+        let (unread_too_long, body_held_back) = match &self.ex.body.unread {
+            Some(UnreadBody::Length(left)) => (
+                left.saturating_sub(buffered) > DRAIN_LIMIT,
+                *left > buffered,
+            ),
+            Some(UnreadBody::Chunked(_)) => (false, true),
+            None => (false, false),
         };
+        let unanswered_expect =
+            self.ex.head.expect_continue && !self.session.continue_sent && body_held_back;
         let resp = &mut self.ex.resp;
         resp.closing |= self.ex.head.keep_alive == KeepAlive::Close
             || resp.close_requested
             || unread_too_long
+            || unanswered_expect
             || framing == BodyFraming::UntilClose;
         let connection = match (resp.closing, self.ex.head.version) {
             (true, _) => ConnectionHeader::Close,

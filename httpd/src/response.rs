@@ -46,8 +46,11 @@ pub(crate) fn write_head(out: &mut Vec<u8>, head: &HeadParts<'_>) {
             out.extend_from_slice(b"\r\nContent-Length: ");
             out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         }
-        BodyFraming::Length(_) | BodyFraming::UntilClose => {}
-        BodyFraming::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
+        BodyFraming::Chunked if status_allows_length(head.status) => {
+            out.extend_from_slice(b"\r\nTransfer-Encoding: chunked");
+        }
+        // RFC 9112 6.1 / 6.3: no framing headers on 1xx and 204 responses.
+        BodyFraming::Length(_) | BodyFraming::Chunked | BodyFraming::UntilClose => {}
     }
     out.extend_from_slice(b"\r\nDate: ");
     out.extend_from_slice(head.date.as_bytes());

@@ -4,7 +4,7 @@
 //! not read, `Expect: 100-continue`, `recv` timing out, and clients that vanish mid-body.
 mod util;
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -189,7 +189,7 @@ fn small_chunked_body_with_extensions_and_trailers() {
     let mut c = Client::connect(server.local_addr());
     c.send(
         "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
-         5;ext=1\r\nhello\r\n6;name=\"quoted value\"\r\n world\r\nA\r\n 0123456789\r\n\
+         5;ext=1\r\nhello\r\n6;name=\"quoted value\"\r\n world\r\nB\r\n 0123456789\r\n\
          0\r\nX-Trailer: t\r\n\r\n",
     );
     let r = c.response();
@@ -217,8 +217,7 @@ fn content_length_request_sent_one_byte_per_write() {
     let server = body_server(Config::builder());
     let mut c = Client::connect(server.local_addr());
     let body = pattern(300);
-    let mut request =
-        format!("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 300\r\n\r\n").into_bytes();
+    let mut request = b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 300\r\n\r\n".to_vec();
     request.extend_from_slice(&body);
     for b in &request {
         c.send([*b]);
@@ -414,6 +413,46 @@ fn expect_continue_refused_by_a_handler_that_does_not_read_sends_no_100() {
 }
 
 #[test]
+fn expect_continue_for_a_chunked_body_gets_100_before_the_final_response() {
+    let server = body_server(Config::builder());
+    let mut c = Client::connect(server.local_addr());
+    c.send(
+        "POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\
+         Transfer-Encoding: chunked\r\n\r\n",
+    );
+    let interim = c.response();
+    assert_eq!(interim.status, 100, "{interim:?}");
+    c.send("5\r\nhello\r\n0\r\n\r\n");
+    let r = c.response();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.text(), "hello");
+    assert!(!r.closes(), "{r:?}");
+    assert_next_request_works(&mut c);
+}
+
+#[test]
+fn expect_continue_from_an_http10_client_gets_no_interim_response() {
+    // RFC 9110 15.2: a server must not send a 1xx response to an HTTP/1.0 client.
+    let server = body_server(Config::builder());
+    let mut c = Client::connect(server.local_addr());
+    let body = pattern(100 * 1024);
+    c.send(format!(
+        "POST /digest HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    c.send(&body);
+    let r = c.response();
+    assert_eq!(
+        r.status, 200,
+        "an interim response went to an HTTP/1.0 client: {r:?}"
+    );
+    let (digest, _) = digest_of(&r);
+    assert_eq!(digest, digest_text(&body));
+    assert!(r.closes(), "{r:?}");
+    assert!(c.is_closed());
+}
+
+#[test]
 fn recv_timeout_answers_408_and_closes() {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
@@ -473,9 +512,18 @@ fn client_closing_mid_body_fails_recv_and_the_server_carries_on() {
     c.stream.shutdown(Shutdown::Write).unwrap();
     assert_eq!(rx.recv_timeout(IO_TIMEOUT).unwrap(), "ConnectionClosed");
     // Whatever the server says (if anything) it closes.
-    if let Ok(r) = c.try_response() {
-        assert!(r.closes(), "{r:?}");
-        assert!(c.is_closed());
+    match c.try_response() {
+        Ok(r) => {
+            assert!(r.closes(), "{r:?}");
+            assert!(c.is_closed());
+        }
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ),
+            "expected a close, got {e:?}"
+        ),
     }
     // Other clients are served.
     let mut other = Client::connect(server.local_addr());
@@ -486,7 +534,9 @@ fn client_closing_mid_body_fails_recv_and_the_server_carries_on() {
 fn client_closing_mid_small_body_closes_without_calling_the_handler() {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
-    let server = body_server(Config::builder());
+    // A recv timeout longer than the client's read timeout: only noticing the EOF closes the
+    // connection in time.
+    let server = body_server(Config::builder().recv_wait_timeout(Duration::from_secs(30)));
     server
         .register(Handler::new("/upload", Method::Post, move |req| {
             tx.lock().unwrap().send(()).unwrap();
@@ -496,10 +546,51 @@ fn client_closing_mid_small_body_closes_without_calling_the_handler() {
     let mut c = Client::connect(server.local_addr());
     c.send("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n0123456789");
     c.stream.shutdown(Shutdown::Write).unwrap();
-    assert!(c.is_closed());
+    assert!(c.is_closed(), "the server did not notice the client's EOF");
     assert!(rx.try_recv().is_err(), "handler ran for an incomplete body");
     let mut other = Client::connect(server.local_addr());
     assert_next_request_works(&mut other);
+}
+
+#[test]
+fn body_and_close_arriving_together_close_without_calling_the_handler() {
+    let (called_tx, called_rx) = mpsc::channel();
+    let called_tx = Mutex::new(called_tx);
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let entered_tx = Mutex::new(entered_tx);
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let server = body_server(Config::builder().recv_wait_timeout(Duration::from_secs(30)));
+    server
+        .register(Handler::new("/upload", Method::Post, move |req| {
+            called_tx.lock().unwrap().send(()).unwrap();
+            req.send_str("called")
+        }))
+        .unwrap();
+    // Handlers run on the server thread: this one holds the loop while the other client
+    // sends, so its bytes and its FIN are all there when the loop looks at it.
+    server
+        .register(Handler::new("/stall", Method::Get, move |req| {
+            entered_tx.lock().unwrap().send(()).unwrap();
+            let _ = release_rx.lock().unwrap().recv_timeout(IO_TIMEOUT);
+            req.send_str("stalled")
+        }))
+        .unwrap();
+    let mut staller = Client::connect(server.local_addr());
+    staller.send("GET /stall HTTP/1.1\r\nHost: h\r\n\r\n");
+    entered_rx.recv_timeout(IO_TIMEOUT).unwrap();
+
+    let mut c = Client::connect(server.local_addr());
+    c.send("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n0123456789");
+    c.stream.shutdown(Shutdown::Write).unwrap();
+    release_tx.send(()).unwrap();
+    assert_eq!(staller.response().text(), "stalled");
+
+    assert!(c.is_closed(), "the server did not notice the client's EOF");
+    assert!(
+        called_rx.try_recv().is_err(),
+        "handler ran for an incomplete body"
+    );
 }
 
 #[test]

@@ -347,6 +347,17 @@ fn absolute_form_target_is_routed_on_its_path() {
 }
 
 #[test]
+fn absolute_form_target_without_a_path_is_routed_to_the_root() {
+    let server = start(Config::builder());
+    server.register(named("/", Method::Get, "root")).unwrap();
+    let mut c = Client::connect(server.local_addr());
+    c.send("GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_ok(&c.response(), "root /");
+    c.send("GET HTTP://EXAMPLE.COM:80?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_ok(&c.response(), "root /");
+}
+
+#[test]
 fn handlers_registered_and_unregistered_while_running_take_effect() {
     let server = start(Config::builder());
     let mut c = Client::connect(server.local_addr());
