@@ -46,6 +46,8 @@ mod response;
 mod router;
 mod server;
 mod session;
+mod ws;
+mod ws_codec;
 
 pub use config::{Config, ConfigBuilder, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT};
 pub use detach::AsyncRequest;
@@ -56,3 +58,4 @@ pub use request::Request;
 pub use router::{Handler, UriMatch};
 pub use server::Server;
 pub use session::SessionId;
+pub use ws::{CloseCode, Opcode, WsConn, WsFrame, WsHandler, WsMessage, WsSendCallback};

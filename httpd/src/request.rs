@@ -769,32 +769,15 @@ impl<'a> Request<'a> {
         );
     }
 
-    /// Keeps the session's pending output bounded: write it out past `FLUSH_AT`, and wait
-    /// for the client past `max_pending_response`.
+    /// Keeps the session's pending output bounded (see [`bound_output`]).
     fn after_write(&mut self) -> Result<(), Error> {
-        if self.env.detached() && self.session.pending_output() > 0 {
-            // Off the server thread, nothing else writes for us: send it now (each chunk of a
-            // streamed response leaves when it is sent).
-            let timeout = self.env.config.send_wait_timeout;
-            return self.session.flush_blocking(0, timeout).map_err(|e| {
-                self.ex.resp.broken = true;
-                Error::from(e)
-            });
-        }
-        if self.session.pending_output() < FLUSH_AT {
-            return Ok(());
-        }
-        let keep = self.env.pending_budget;
-        let timeout = self.env.config.send_wait_timeout;
-        let result = match self.session.flush_nonblocking() {
-            Ok(_) if self.session.pending_output() <= keep => Ok(()),
-            Ok(_) => self.session.flush_blocking(keep, timeout),
-            Err(e) => Err(e),
-        };
-        result.map_err(|e| {
-            self.ex.resp.broken = true;
-            Error::from(e)
-        })
+        bound_output(self.session, self.env).inspect_err(|_| self.ex.resp.broken = true)
+    }
+
+    /// The handler took over the connection's bytes (a protocol upgrade): nothing more is
+    /// sent for this request.
+    pub(crate) fn mark_raw(&mut self) {
+        self.ex.resp.progress = Progress::Raw;
     }
 }
 
@@ -819,6 +802,28 @@ impl io::Write for Request<'_> {
         let timeout = self.env.config.send_wait_timeout;
         self.session.flush_blocking(0, timeout)
     }
+}
+
+/// Keeps a session's pending output bounded after a handler wrote to it: past `FLUSH_AT` it
+/// is written out, and past the pending budget the handler waits for the client. Off the
+/// server thread (a detached request), nothing else writes for us: it is sent at once, so each
+/// chunk of a streamed response leaves when it is sent.
+pub(crate) fn bound_output(session: &mut Session, env: &Env) -> Result<(), Error> {
+    let timeout = env.config.send_wait_timeout;
+    if env.detached() {
+        if session.pending_output() > 0 {
+            session.flush_blocking(0, timeout)?;
+        }
+        return Ok(());
+    }
+    if session.pending_output() < FLUSH_AT {
+        return Ok(());
+    }
+    session.flush_nonblocking()?;
+    if session.pending_output() > env.pending_budget {
+        session.flush_blocking(env.pending_budget, timeout)?;
+    }
+    Ok(())
 }
 
 /// The path of a request target: without query, and without scheme and authority for an

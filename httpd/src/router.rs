@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::request::Request;
+use crate::ws::WsEndpoint;
 use crate::{Error, ErrorCode, Method};
 
 /// A request handler: runs on the server thread with the request; `Err` closes the connection
@@ -108,7 +109,14 @@ fn wildcard_match(template: &str, path: &str) -> bool {
 pub struct Handler {
     uri: String,
     method: Method,
-    f: HandlerFn,
+    kind: Kind,
+}
+
+/// What a registered URI does.
+#[derive(Clone)]
+pub(crate) enum Kind {
+    Http(HandlerFn),
+    WebSocket(Arc<WsEndpoint>),
 }
 
 impl Handler {
@@ -121,7 +129,15 @@ impl Handler {
         Handler {
             uri: uri.into(),
             method,
-            f: Arc::new(f),
+            kind: Kind::Http(Arc::new(f)),
+        }
+    }
+
+    pub(crate) fn websocket(uri: String, endpoint: Arc<WsEndpoint>) -> Self {
+        Handler {
+            uri,
+            method: Method::Get,
+            kind: Kind::WebSocket(endpoint),
         }
     }
 
@@ -147,7 +163,7 @@ impl fmt::Debug for Handler {
 
 /// The result of routing a request.
 pub(crate) enum Route<'a> {
-    Found(&'a HandlerFn),
+    Found(&'a Kind),
     /// Some handler matches the path, none the method.
     MethodNotAllowed,
     NotFound,
@@ -171,10 +187,10 @@ impl Table {
                 continue;
             }
             if h.method == method || h.method == Method::Any {
-                return Route::Found(&h.f);
+                return Route::Found(&h.kind);
             }
             if method == Method::Head && h.method == Method::Get && get_fallback.is_none() {
-                get_fallback = Some(&h.f);
+                get_fallback = Some(&h.kind);
             }
             path_matched = true;
         }

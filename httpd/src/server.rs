@@ -15,6 +15,7 @@ use crate::event_loop::{Control, EventLoop, ServerContext, WAKER};
 use crate::request::Request;
 use crate::router::Router;
 use crate::session::SessionId;
+use crate::ws::WsMessage;
 use crate::{Error, ErrorCode, Handler, Method};
 
 /// State shared by the handles and the server thread.
@@ -22,6 +23,7 @@ pub(crate) struct Shared {
     pub(crate) router: Router,
     pub(crate) stopping: AtomicBool,
     clients: Mutex<Vec<SessionId>>,
+    ws_clients: Mutex<Vec<SessionId>>,
 }
 
 impl Shared {
@@ -34,10 +36,25 @@ impl Shared {
     }
 
     pub(crate) fn remove_client(&self, id: SessionId) {
-        let mut clients = self.clients();
-        if let Some(i) = clients.iter().position(|&c| c == id) {
-            clients.swap_remove(i);
-        }
+        remove(&mut self.clients(), id);
+    }
+
+    fn ws_clients(&self) -> MutexGuard<'_, Vec<SessionId>> {
+        self.ws_clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add_ws_client(&self, id: SessionId) {
+        self.ws_clients().push(id);
+    }
+
+    pub(crate) fn remove_ws_client(&self, id: SessionId) {
+        remove(&mut self.ws_clients(), id);
+    }
+}
+
+fn remove(ids: &mut Vec<SessionId>, id: SessionId) {
+    if let Some(i) = ids.iter().position(|&c| c == id) {
+        ids.swap_remove(i);
     }
 }
 
@@ -128,6 +145,7 @@ impl Server {
             router: Router::new(config.uri_match.clone(), config.max_uri_handlers),
             stopping: AtomicBool::new(false),
             clients: Mutex::new(Vec::with_capacity(config.max_open_sockets)),
+            ws_clients: Mutex::new(Vec::new()),
         });
         let inner = Arc::new(Inner {
             shared: Arc::clone(&shared),
@@ -185,9 +203,9 @@ impl Server {
     /// # Errors
     /// [`Error::HandlerExists`] when the URI is already matched for that method,
     /// [`Error::HandlerTableFull`] at `max_uri_handlers`, [`Error::Stopped`].
-    pub fn register(&self, handler: Handler) -> Result<(), Error> {
+    pub fn register(&self, handler: impl Into<Handler>) -> Result<(), Error> {
         self.check_running()?;
-        self.inner.shared.router.register(handler)
+        self.inner.shared.router.register(handler.into())
     }
 
     /// Unregisters the handler for `uri` and `method` (ESP-IDF's
@@ -262,6 +280,40 @@ impl Server {
     /// [`Error::QueueFull`], [`Error::Stopped`].
     pub fn trigger_close(&self, id: SessionId) -> Result<(), Error> {
         self.inner.control(Control::Close(id))
+    }
+
+    /// Sends a WebSocket message to a session from any thread (ESP-IDF's
+    /// `httpd_ws_send_frame_async`). Frames are never interleaved: a data message waits while
+    /// the session's handler is in the middle of a fragmented one.
+    ///
+    /// # Errors
+    /// [`Error::QueueFull`], [`Error::Stopped`]. A session that is gone (or not a WebSocket)
+    /// drops the message; use [`ws_send_with`](Server::ws_send_with) to be told.
+    pub fn ws_send(&self, id: SessionId, msg: WsMessage) -> Result<(), Error> {
+        self.inner.control(Control::WsSend(id, msg, None))
+    }
+
+    /// [`ws_send`](Server::ws_send), calling `done` on the server thread once the frame is in
+    /// the session's output (`Ok`) or could not be sent (`Err(Error::NoSuchSession)`).
+    ///
+    /// # Errors
+    /// As [`ws_send`](Server::ws_send); `done` is not called then.
+    pub fn ws_send_with(
+        &self,
+        id: SessionId,
+        msg: WsMessage,
+        done: impl FnOnce(Result<(), Error>) + Send + 'static,
+    ) -> Result<(), Error> {
+        self.inner
+            .control(Control::WsSend(id, msg, Some(Box::new(done))))
+    }
+
+    /// The ids of the sessions speaking WebSocket (ESP-IDF's `httpd_ws_get_fd_info` over the
+    /// client list).
+    pub fn ws_clients(&self) -> Vec<SessionId> {
+        let mut ids = self.inner.shared.ws_clients().clone();
+        ids.sort_unstable();
+        ids
     }
 
     /// The ids of the open sessions (ESP-IDF's `httpd_get_client_list`).

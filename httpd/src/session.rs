@@ -36,6 +36,8 @@ pub(crate) enum ReadState {
     /// The last response is out and the write side shut: discarding input until the client
     /// closes, so our close does not reset the connection under the response.
     Linger { budget: u64 },
+    /// Upgraded: WebSocket frames (the state is in [`Session::ws`]).
+    WebSocket,
 }
 
 /// The part of a request body not yet read.
@@ -94,6 +96,8 @@ pub(crate) struct Session {
     /// LRU stamp: the loop's counter at accept and at each completed request.
     pub(crate) last_used: u64,
     pub(crate) ctx: Option<Box<dyn Any + Send>>,
+    /// The WebSocket state, once upgraded.
+    pub(crate) ws: Option<Box<crate::ws::WsState>>,
 }
 
 impl Session {
@@ -117,6 +121,7 @@ impl Session {
             deadline: None,
             last_used: now_used,
             ctx: None,
+            ws: None,
         }
     }
 

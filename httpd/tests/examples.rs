@@ -485,3 +485,119 @@ fn async_handlers_example_answers_quick_and_busy_while_workers_run() {
     assert_eq!((r.status, r.reason.as_str()), (503, "Busy"));
     assert_eq!(server.interrupt().code(), Some(0));
 }
+
+fn ws_connect(addr: SocketAddr, path: &str) -> tungstenite::WebSocket<std::net::TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    tungstenite::client(req, stream).expect("handshake").0
+}
+
+fn ws_text(ws: &mut tungstenite::WebSocket<std::net::TcpStream>) -> String {
+    match ws.read().expect("a message") {
+        tungstenite::Message::Text(t) => t.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[test]
+fn ws_echo_server_example() {
+    use tungstenite::Message;
+    let server = Server::start("ws_echo_server");
+    let mut ws = ws_connect(server.addr(), "/ws");
+    ws.send(Message::text("hello")).unwrap();
+    assert_eq!(ws_text(&mut ws), "hello");
+    ws.send(Message::binary(vec![1u8, 2, 3])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(vec![1u8, 2, 3]));
+    ws.send(Message::text("Trigger async")).unwrap();
+    assert_eq!(ws_text(&mut ws), "Async data");
+    ws.send(Message::text("Ping")).unwrap();
+    assert!(matches!(ws.read().unwrap(), Message::Ping(_)));
+
+    let mut partial = ws_connect(server.addr(), "/ws_partial");
+    let long = "0123456789".repeat(20);
+    partial.send(Message::text(long.clone())).unwrap();
+    assert_eq!(ws_text(&mut partial), long);
+
+    let mut auth = ws_connect(server.addr(), "/auth?token=valid");
+    assert_eq!(ws_text(&mut auth), "Welcome, authenticated client");
+    auth.send(Message::text("after auth")).unwrap();
+    assert_eq!(ws_text(&mut auth), "after auth");
+    let mut refused = Client::connect(server.addr());
+    refused.send(
+        "GET /auth?token=wrong HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert_eq!(refused.response().status, 401);
+
+    let page = Client::connect(server.addr()).get("/");
+    assert!(page.text().contains("new WebSocket"));
+    assert_eq!(server.interrupt().code(), Some(0));
+}
+
+/// The browser test: headless Chromium loads the example's page, whose script connects to
+/// `/ws`, sends a message, shows the echo and reports what the page shows back over the
+/// socket; the server logs it. Skipped (with a note) when Chromium is not installed, unless
+/// `HTTPD_REQUIRE_BROWSER` is set (CI installs Chromium and sets it).
+#[test]
+fn browser_shows_the_websocket_echo() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("HTTPD_REQUIRE_BROWSER").is_none(),
+            "HTTPD_REQUIRE_BROWSER is set but no Chromium is installed"
+        );
+        eprintln!("note: Chromium not installed; skipping the browser test");
+        return;
+    };
+    let mut server = Server::start("ws_echo_server");
+    let profile = std::env::temp_dir().join(format!("httpd-chromium-{}", std::process::id()));
+    let browser = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("http://127.0.0.1:{}/", server.port))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start Chromium");
+    let guard = KillOnDrop(Some(browser));
+    server.wait_for_log("/ws received: Hello from the browser");
+    server.wait_for_log("/ws received: page shows: Hello from the browser");
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&profile);
+    assert_eq!(server.interrupt().code(), Some(0));
+}
+
+/// Kills a helper process (a browser) when the test ends, however it ends.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
