@@ -347,7 +347,10 @@ impl Core {
         match self.sessions.reattach(session) {
             Ok(close_requested) => {
                 // Edges may have come and gone while it was away: look at the socket again.
-                self.sessions[slot].readable = true;
+                // (It left mid-step, so it is in no ready queue.)
+                let s = &mut self.sessions[slot];
+                s.readable = true;
+                s.queued = false;
                 let ex = *ex;
                 let close = ex.resp.closing || ex.resp.broken || close_requested;
                 self.after_response(slot, &ex.head, ex.body, close);
