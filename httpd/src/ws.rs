@@ -528,9 +528,9 @@ fn call(session: &mut Session, env: &Env, frame: WsFrame<'_>) -> WsNext {
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut conn, frame)))
             .unwrap_or_else(|_| Err(Error::handler("WebSocket handler panicked")));
-    let closing = conn.session.ws.as_ref().is_some_and(|ws| ws.close_sent);
     match result {
-        Ok(()) if closing => WsNext::Close,
+        // After the handler's own Close, the loop waits (up to `recv_wait_timeout`) for the
+        // client's, completing the close handshake.
         Ok(()) => WsNext::Again,
         Err(e) => {
             log::warn!("session {}: WebSocket handler: {e}", conn.session.id);

@@ -467,3 +467,24 @@ fn one_server_holds_many_concurrent_websocket_clients() {
     let mut c = Client::connect(addr);
     assert_eq!(c.get("/nope").status, 404);
 }
+
+#[test]
+fn a_handler_can_start_the_close_handshake_and_the_server_waits_for_the_reply() {
+    let server = start(Config::builder());
+    server
+        .register(WsHandler::new("/bye", |conn, _| {
+            conn.close(CloseCode::NORMAL, "done")
+        }))
+        .unwrap();
+    let mut s = raw_upgrade(server.local_addr(), "/bye");
+    s.write_all(&frame(0x81, b"x")).unwrap();
+    let (b0, payload) = read_frame(&mut s);
+    assert_eq!((b0, &payload[..2]), (0x88, &1000u16.to_be_bytes()[..]));
+    assert_eq!(&payload[2..], b"done");
+    // The connection stays open for our reply, then ends.
+    s.write_all(&frame(0x88, &1000u16.to_be_bytes())).unwrap();
+    let mut rest = Vec::new();
+    let r = s.read_to_end(&mut rest);
+    assert!(r.is_ok() || r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset));
+    assert!(rest.is_empty(), "nothing after our close: {rest:?}");
+}
