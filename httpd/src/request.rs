@@ -219,7 +219,7 @@ impl<'a> Request<'a> {
     /// The path: the target without its query (and, for an absolute-form target, without
     /// scheme and authority). This is what handlers are matched against.
     pub fn path(&self) -> &str {
-        path_of(self.uri())
+        std::str::from_utf8(path_of(self.ex.head.target.get(self.buf()))).unwrap_or_default()
     }
 
     /// The raw query string, after `?`, if the target has one.
@@ -828,10 +828,13 @@ pub(crate) fn bound_output(session: &mut Session, env: &Env) -> Result<(), Error
 
 /// The path of a request target: without query, and without scheme and authority for an
 /// absolute-form target.
-pub(crate) fn path_of(target: &str) -> &str {
-    let without_query = target.split_once('?').map_or(target, |(p, _)| p);
+pub(crate) fn path_of(target: &[u8]) -> &[u8] {
+    let without_query = match target.iter().position(|&b| b == b'?') {
+        Some(q) => &target[..q],
+        None => target,
+    };
     match absolute_path_start(without_query) {
-        Some(at) if at == without_query.len() => "/",
+        Some(at) if at == without_query.len() => b"/",
         Some(at) => &without_query[at..],
         None => without_query,
     }
@@ -876,11 +879,11 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(path_of("/a/b?x=1"), "/a/b");
-        assert_eq!(path_of("/"), "/");
-        assert_eq!(path_of("http://h:80/a?q"), "/a");
-        assert_eq!(path_of("http://h"), "/");
-        assert_eq!(path_of("http://h?q"), "/");
+        assert_eq!(path_of(b"/a/b?x=1"), b"/a/b");
+        assert_eq!(path_of(b"/"), b"/");
+        assert_eq!(path_of(b"http://h:80/a?q"), b"/a");
+        assert_eq!(path_of(b"http://h"), b"/");
+        assert_eq!(path_of(b"http://h?q"), b"/");
     }
 
     #[test]

@@ -50,10 +50,15 @@ impl UriMatch {
     /// assert!(!UriMatch::Wildcard.matches("/path/?*", "/pathb"));
     /// ```
     pub fn matches(&self, template: &str, path: &str) -> bool {
+        self.matches_bytes(template, path.as_bytes())
+    }
+
+    /// On the request's bytes: only a custom matcher needs the path as text.
+    fn matches_bytes(&self, template: &str, path: &[u8]) -> bool {
         match self {
-            UriMatch::Exact => template == path,
+            UriMatch::Exact => template.as_bytes() == path,
             UriMatch::Wildcard => wildcard_match(template, path),
-            UriMatch::Custom(f) => f(template, path),
+            UriMatch::Custom(f) => std::str::from_utf8(path).is_ok_and(|p| f(template, p)),
         }
     }
 }
@@ -68,8 +73,8 @@ impl fmt::Debug for UriMatch {
     }
 }
 
-fn wildcard_match(template: &str, path: &str) -> bool {
-    let (t, p) = (template.as_bytes(), path.as_bytes());
+fn wildcard_match(template: &str, p: &[u8]) -> bool {
+    let t = template.as_bytes();
     let (star, quest, base) = match t {
         [.., b'*', b'?'] | [.., b'?', b'*'] => (true, true, t.len() - 2),
         [.., b'*'] => (true, false, t.len() - 1),
@@ -179,11 +184,11 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    pub(crate) fn route(&self, method: Method, path: &str) -> Route<'_> {
+    pub(crate) fn route(&self, method: Method, path: &[u8]) -> Route<'_> {
         let mut path_matched = false;
         let mut get_fallback = None;
         for h in &self.handlers {
-            if !self.matcher.matches(&h.uri, path) {
+            if !self.matcher.matches_bytes(&h.uri, path) {
                 continue;
             }
             if h.method == method || h.method == Method::Any {
@@ -335,7 +340,11 @@ mod tests {
             ("/a?b", "/ab", false),
         ];
         for (tpl, path, want) in cases {
-            assert_eq!(wildcard_match(tpl, path), *want, "{tpl:?} vs {path:?}");
+            assert_eq!(
+                wildcard_match(tpl, path.as_bytes()),
+                *want,
+                "{tpl:?} vs {path:?}"
+            );
         }
     }
 
@@ -359,14 +368,14 @@ mod tests {
         ));
 
         let (t, _) = router.snapshot();
-        assert!(matches!(t.route(Method::Get, "/a"), Route::Found(_)));
-        assert!(matches!(t.route(Method::Head, "/a"), Route::Found(_)));
+        assert!(matches!(t.route(Method::Get, b"/a"), Route::Found(_)));
+        assert!(matches!(t.route(Method::Head, b"/a"), Route::Found(_)));
         assert!(matches!(
-            t.route(Method::Put, "/a"),
+            t.route(Method::Put, b"/a"),
             Route::MethodNotAllowed
         ));
-        assert!(matches!(t.route(Method::Delete, "/b"), Route::Found(_)));
-        assert!(matches!(t.route(Method::Get, "/c"), Route::NotFound));
+        assert!(matches!(t.route(Method::Delete, b"/b"), Route::Found(_)));
+        assert!(matches!(t.route(Method::Get, b"/c"), Route::NotFound));
 
         let v = router.version();
         router.unregister("/a", Some(Method::Get)).unwrap();
@@ -377,12 +386,12 @@ mod tests {
         ));
         let (t, _) = router.snapshot();
         assert!(matches!(
-            t.route(Method::Get, "/a"),
+            t.route(Method::Get, b"/a"),
             Route::MethodNotAllowed
         ));
         router.unregister("/a", None).unwrap();
         let (t, _) = router.snapshot();
-        assert!(matches!(t.route(Method::Post, "/a"), Route::NotFound));
+        assert!(matches!(t.route(Method::Post, b"/a"), Route::NotFound));
     }
 
     #[test]
@@ -396,7 +405,7 @@ mod tests {
         router.register(handler("/files/x", Method::Put)).unwrap();
         let (t, _) = router.snapshot();
         assert!(matches!(
-            t.route(Method::Get, "/files/deep/er"),
+            t.route(Method::Get, b"/files/deep/er"),
             Route::Found(_)
         ));
     }

@@ -159,7 +159,7 @@ impl Core {
             session.output = out_pool.take();
         }
         let target = head.target.get(&session.input.data);
-        let path = path_of(std::str::from_utf8(target).unwrap_or_default());
+        let path = path_of(target);
         let route = table.route(head.method, path);
         let mut req = Request { session, ex, env };
         let (result, fallback) = match route {
