@@ -1,0 +1,71 @@
+//! nginx as a peer: one process (`master_process off`), one worker loop, the same answer.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The nginx binary, if installed.
+pub(crate) fn binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("nginx"))
+        .find(|p| p.is_file())
+}
+
+/// The configuration: a single process serving `GET /plaintext` on 127.0.0.1:`port`, with
+/// every path it writes inside `dir`, no access log, and keep-alive connections that are
+/// neither closed after N requests nor timed out during a run.
+pub(crate) fn config(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{
+    worker_connections 4096;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 900s;
+    server {{
+        listen 127.0.0.1:{port} backlog=1024;
+        location = /plaintext {{
+            default_type text/plain;
+            return 200 \"Hello, World!\";
+        }}
+    }}
+}}
+"
+    )
+}
+
+/// Writes the configuration into `dir` (created if needed) and returns the command that
+/// runs nginx in the foreground with it.
+///
+/// # Errors
+/// nginx is not installed, or `dir` cannot be written.
+pub(crate) fn command(dir: &Path, port: u16) -> io::Result<Command> {
+    let nginx = binary().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no nginx"))?;
+    fs::create_dir_all(dir)?;
+    let conf = dir.join("nginx.conf");
+    fs::write(&conf, config(dir, port))?;
+    let mut cmd = Command::new(nginx);
+    cmd.arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-e")
+        .arg(dir.join("error.log"));
+    Ok(cmd)
+}
