@@ -21,13 +21,13 @@
 //!
 //! Stop it with Ctrl-C.
 
+mod common;
+
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use env_logger::Env;
 use httpd::{Config, ConfigBuilder, Error, ErrorCode, Handler, Method, Request, Server};
-use log::{error, info};
+use log::info;
 
 /// Command-line settings; the defaults are ESP-IDF's.
 struct Args {
@@ -183,31 +183,5 @@ fn start(args: &Args) -> Result<Server, Error> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(Env::default().default_filter_or("info")).init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    let (stop_tx, stop_rx) = mpsc::channel();
-    if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
-    }) {
-        error!("installing the Ctrl-C handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let server = match start(&args) {
-        Ok(server) => server,
-        Err(e) => {
-            error!("starting the server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    info!("Server ready on {}; Ctrl-C stops it", server.local_addr());
-    let _ = stop_rx.recv();
-    info!("Stopping server");
-    server.stop();
-    ExitCode::SUCCESS
+    common::main(parse_args, start)
 }

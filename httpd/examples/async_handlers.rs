@@ -13,13 +13,14 @@
 //!
 //! Stop it with Ctrl-C.
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use env_logger::Env;
 use httpd::{AsyncRequest, Config, Error, Handler, Method, Request, Server};
 use log::{error, info};
 
@@ -147,31 +148,7 @@ fn start(port: u16, tick: Duration) -> Result<Server, Error> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(Env::default().default_filter_or("info")).init();
-    let (port, tick_ms) = match parse_args() {
-        Ok(args) => args,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    let (stop_tx, stop_rx) = mpsc::channel();
-    if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
-    }) {
-        error!("installing the Ctrl-C handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let server = match start(port, Duration::from_millis(tick_ms)) {
-        Ok(server) => server,
-        Err(e) => {
-            error!("starting the server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    info!("Server ready on {}; Ctrl-C stops it", server.local_addr());
-    let _ = stop_rx.recv();
-    info!("Stopping server");
-    server.stop();
-    ExitCode::SUCCESS
+    common::main(parse_args, |&(port, tick_ms)| {
+        start(port, Duration::from_millis(tick_ms))
+    })
 }

@@ -12,13 +12,14 @@
 //!
 //! Stop it with Ctrl-C.
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
-use env_logger::Env;
 use httpd::{Config, Error, ErrorCode, Handler, Method, Request, Server};
-use log::{error, info};
+use log::info;
 
 /// The session's accumulator. Dropping it is ESP-IDF's `free_ctx`.
 struct Adder {
@@ -120,25 +121,6 @@ fn logout(req: &mut Request<'_>) -> Result<(), Error> {
     }
 }
 
-/// Parses `--port N` (default 8080).
-fn parse_port() -> Result<u16, String> {
-    let mut port = 8080;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => {
-                let value = args.next().ok_or("--port needs a value")?;
-                port = value
-                    .parse()
-                    .map_err(|_| format!("invalid port {value:?}"))?;
-            }
-            "-h" | "--help" => return Err("usage: persistent_sockets [--port N]".to_owned()),
-            other => return Err(format!("unknown argument {other:?}; usage: [--port N]")),
-        }
-    }
-    Ok(port)
-}
-
 fn start(port: u16) -> Result<Server, Error> {
     info!("Starting server on port: '{port}'");
     let server = Server::start(Config::builder().port(port).build()?)?;
@@ -162,32 +144,8 @@ fn start(port: u16) -> Result<Server, Error> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(Env::default().default_filter_or("info")).init();
-    let port = match parse_port() {
-        Ok(port) => port,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    let (stop_tx, stop_rx) = mpsc::channel();
-    if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
-    }) {
-        error!("installing the Ctrl-C handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let server = match start(port) {
-        Ok(server) => server,
-        Err(e) => {
-            error!("starting the server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    info!("Server ready on {}; Ctrl-C stops it", server.local_addr());
-    // Only an error in the Ctrl-C machinery ends the wait early; stop either way.
-    let _ = stop_rx.recv();
-    info!("Stopping server");
-    server.stop();
-    ExitCode::SUCCESS
+    common::main(
+        || common::port_only("usage: persistent_sockets [--port N]"),
+        |&port| start(port),
+    )
 }

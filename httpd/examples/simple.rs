@@ -16,12 +16,12 @@
 //!
 //! Stop it with Ctrl-C.
 
-use std::process::ExitCode;
-use std::sync::mpsc;
+mod common;
 
-use env_logger::Env;
+use std::process::ExitCode;
+
 use httpd::{Config, Error, ErrorCode, Handler, Method, Request, Server};
-use log::{error, info};
+use log::info;
 
 /// `GET /hello`: logs request headers and query parameters, answers with custom headers.
 fn hello(req: &mut Request<'_>) -> Result<(), Error> {
@@ -128,25 +128,6 @@ fn ctrl(req: &mut Request<'_>) -> Result<(), Error> {
     req.send(b"")
 }
 
-/// Parses `--port N` (default 8080).
-fn parse_port() -> Result<u16, String> {
-    let mut port = 8080;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => {
-                let value = args.next().ok_or("--port needs a value")?;
-                port = value
-                    .parse()
-                    .map_err(|_| format!("invalid port {value:?}"))?;
-            }
-            "-h" | "--help" => return Err("usage: simple [--port N]".to_owned()),
-            other => return Err(format!("unknown argument {other:?}; usage: [--port N]")),
-        }
-    }
-    Ok(port)
-}
-
 fn start(port: u16) -> Result<Server, Error> {
     info!("Starting server on port: '{port}'");
     let config = Config::builder().port(port).max_uri_handlers(16).build()?;
@@ -159,32 +140,8 @@ fn start(port: u16) -> Result<Server, Error> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(Env::default().default_filter_or("info")).init();
-    let port = match parse_port() {
-        Ok(port) => port,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    let (stop_tx, stop_rx) = mpsc::channel();
-    if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
-    }) {
-        error!("installing the Ctrl-C handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let server = match start(port) {
-        Ok(server) => server,
-        Err(e) => {
-            error!("starting the server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    info!("Server ready on {}; Ctrl-C stops it", server.local_addr());
-    // Only an error in the Ctrl-C machinery ends the wait early; stop either way.
-    let _ = stop_rx.recv();
-    info!("Stopping server");
-    server.stop();
-    ExitCode::SUCCESS
+    common::main(
+        || common::port_only("usage: simple [--port N]"),
+        |&port| start(port),
+    )
 }

@@ -13,10 +13,10 @@
 //!
 //! Stop it with Ctrl-C.
 
-use std::process::ExitCode;
-use std::sync::mpsc;
+mod common;
 
-use env_logger::Env;
+use std::process::ExitCode;
+
 use httpd::{
     Config, Error, ErrorCode, Handler, Method, Server, WsConn, WsFrame, WsHandler, WsMessage,
 };
@@ -99,47 +99,9 @@ fn start(port: u16) -> Result<Server, Error> {
     Ok(server)
 }
 
-fn parse_port() -> Result<u16, String> {
-    let mut port = 8080;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => {
-                let v = args.next().ok_or("--port needs a value")?;
-                port = v.parse().map_err(|_| format!("invalid port {v:?}"))?;
-            }
-            _ => return Err("usage: ws_echo_server [--port N]".to_owned()),
-        }
-    }
-    Ok(port)
-}
-
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(Env::default().default_filter_or("info")).init();
-    let port = match parse_port() {
-        Ok(port) => port,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    let (stop_tx, stop_rx) = mpsc::channel();
-    if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
-    }) {
-        error!("installing the Ctrl-C handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let server = match start(port) {
-        Ok(server) => server,
-        Err(e) => {
-            error!("starting the server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    info!("Server ready on {}; Ctrl-C stops it", server.local_addr());
-    let _ = stop_rx.recv();
-    info!("Stopping server");
-    server.stop();
-    ExitCode::SUCCESS
+    common::main(
+        || common::port_only("usage: ws_echo_server [--port N]"),
+        |&port| start(port),
+    )
 }
