@@ -729,7 +729,7 @@ impl ServerContext<'_> {
     /// A session's context, if it has one of type `T`.
     pub fn session_ctx<T: std::any::Any + Send>(&mut self, id: SessionId) -> Option<&mut T> {
         let slot = self.core.session_slot(id)?;
-        self.core.sessions[slot].ctx.as_mut()?.downcast_mut::<T>()
+        self.core.sessions[slot].ctx_mut()
     }
 
     /// A handle to the server.

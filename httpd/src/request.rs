@@ -502,29 +502,22 @@ impl<'a> Request<'a> {
 
     /// The session's context, if one of type `T` is set (ESP-IDF's `req->sess_ctx`).
     pub fn session_ctx<T: Any + Send>(&mut self) -> Option<&mut T> {
-        self.session
-            .ctx
-            .as_mut()
-            .and_then(|c| c.downcast_mut::<T>())
+        self.session.ctx_mut()
     }
 
     /// Sets the session's context, dropping (freeing) the previous one. It lives until the
     /// connection closes, it is replaced, or the server stops.
     pub fn set_session_ctx<T: Any + Send>(&mut self, ctx: T) {
-        self.session.ctx = Some(Box::new(ctx));
+        self.session.set_ctx(ctx);
     }
 
     /// The session's context of type `T`, created with `f` if there is none (or it has
     /// another type, which is dropped).
     pub fn session_ctx_or_insert_with<T: Any + Send>(&mut self, f: impl FnOnce() -> T) -> &mut T {
         if !self.session.ctx.as_ref().is_some_and(|c| c.is::<T>()) {
-            self.session.ctx = Some(Box::new(f()));
+            self.session.set_ctx(f());
         }
-        self.session
-            .ctx
-            .as_mut()
-            .and_then(|c| c.downcast_mut::<T>())
-            .expect("context was just set to a T")
+        self.session.ctx_mut().expect("context was just set to a T")
     }
 
     /// Removes and returns the session's context if it has type `T` (otherwise leaves it).

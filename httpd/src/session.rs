@@ -125,6 +125,16 @@ impl Session {
         }
     }
 
+    /// The session context, if it has type `T`.
+    pub(crate) fn ctx_mut<T: Any + Send>(&mut self) -> Option<&mut T> {
+        self.ctx.as_mut().and_then(|c| c.downcast_mut::<T>())
+    }
+
+    /// Replaces the session context; the previous one is dropped (freed).
+    pub(crate) fn set_ctx<T: Any + Send>(&mut self, ctx: T) {
+        self.ctx = Some(Box::new(ctx));
+    }
+
     pub(crate) fn pending_output(&self) -> usize {
         self.output.len() - self.out_pos
     }

@@ -717,15 +717,12 @@ impl WsConn<'_> {
 
     /// The session's context, if one of type `T` is set.
     pub fn session_ctx<T: Any + Send>(&mut self) -> Option<&mut T> {
-        self.session
-            .ctx
-            .as_mut()
-            .and_then(|c| c.downcast_mut::<T>())
+        self.session.ctx_mut()
     }
 
     /// Sets the session's context, dropping the previous one.
     pub fn set_session_ctx<T: Any + Send>(&mut self, ctx: T) {
-        self.session.ctx = Some(Box::new(ctx));
+        self.session.set_ctx(ctx);
     }
 
     /// A handle to the server (e.g. to hand the session id to another thread).

@@ -57,13 +57,7 @@ impl Core {
                     arm(&mut self.next_timer, s, Some(at));
                 }
                 let more = s.readable;
-                // Responses to earlier pipelined requests were held back: send them now.
-                if s.pending_output() > 0 && self.flush(slot) != Flushed::Done {
-                    return;
-                }
-                if more {
-                    self.enqueue(slot);
-                }
+                self.wait_for_client(slot, more);
             }
             Err(code) => self.answer_protocol_error(slot, code),
             Ok(Some(head)) => {
@@ -120,7 +114,13 @@ impl Core {
             arm(&mut self.next_timer, s, Some(at));
         }
         let more = s.readable;
-        if s.pending_output() > 0 && self.flush(slot) != Flushed::Done {
+        self.wait_for_client(slot, more);
+    }
+
+    /// The session waits for its client: write out what it holds (responses held back while
+    /// pipelined requests were served go now), and come back next turn if `more` may be read.
+    fn wait_for_client(&mut self, slot: usize, more: bool) {
+        if self.sessions[slot].pending_output() > 0 && self.flush(slot) != Flushed::Done {
             return;
         }
         if more {
@@ -237,12 +237,7 @@ impl Core {
             let buf = std::mem::take(&mut s.input.data);
             self.in_pool.give(buf);
         }
-        if self.sessions[slot].pending_output() > 0 && self.flush(slot) != Flushed::Done {
-            return;
-        }
-        if more {
-            self.enqueue(slot);
-        }
+        self.wait_for_client(slot, more);
     }
 
     /// Answers a request the server refuses before any handler (malformed, too long, timed
@@ -479,12 +474,7 @@ impl Core {
                 arm(&mut self.next_timer, s, Some(at));
             }
             let more = s.readable;
-            if s.pending_output() > 0 && self.flush(slot) != Flushed::Done {
-                return;
-            }
-            if more {
-                self.enqueue(slot);
-            }
+            self.wait_for_client(slot, more);
         }
     }
 }
