@@ -141,23 +141,29 @@ impl Core {
             .min(config.max_pending_total.saturating_sub(self.held));
     }
 
-    pub(super) fn dispatch(&mut self, slot: usize, head: Head) {
+    /// Before a handler (or an error page) runs: the latest handler table, this turn's output
+    /// budget, and an output buffer for the session.
+    fn prepare_response(&mut self, slot: usize) {
         self.refresh_table();
         self.set_pending_budget();
+        let s = &mut self.sessions[slot];
+        if s.output.capacity() == 0 {
+            s.output = self.out_pool.take();
+        }
+    }
+
+    pub(super) fn dispatch(&mut self, slot: usize, head: Head) {
+        self.prepare_response(slot);
         self.ex.begin(head, self.env.config.max_req_hdr_len);
         let Core {
             sessions,
             ex,
             env,
             table,
-            out_pool,
             ..
         } = self;
         let session = &mut sessions[slot];
         session.deadline = None;
-        if session.output.capacity() == 0 {
-            session.output = out_pool.take();
-        }
         let target = head.target.get(&session.input.data);
         let path = path_of(target);
         let route = table.route(head.method, path);
@@ -244,21 +250,16 @@ impl Core {
     /// out): the custom error handler if there is one, else the default page; then close.
     pub(super) fn answer_protocol_error(&mut self, slot: usize, code: ErrorCode) {
         log::debug!("session {}: {}", self.sessions[slot].id, code);
-        self.refresh_table();
-        self.set_pending_budget();
+        self.prepare_response(slot);
         self.ex.begin_broken();
         let Core {
             sessions,
             ex,
             env,
             table,
-            out_pool,
             ..
         } = self;
         let session = &mut sessions[slot];
-        if session.output.capacity() == 0 {
-            session.output = out_pool.take();
-        }
         let mut req = Request { session, ex, env };
         let result = answer_error(table, &mut req, code);
         self.finish(slot, result, Some(code));
