@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::router::UriMatch;
-use crate::session::SessionId;
+pub use crate::types::MAX_REQ_HEADERS_LIMIT;
+use crate::types::{SessionId, UriMatch};
 use crate::Error;
 
 /// Called when a connection is accepted, before it is served. Return `false` to refuse it
@@ -37,6 +37,21 @@ impl Default for TcpKeepalive {
             count: 3,
         }
     }
+}
+
+/// What the server does when a handler fails (returns `Err` or panics) before it started a
+/// response. Either way the connection closes; a response already started is cut off by the
+/// close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FailurePolicy {
+    /// Answer with the error's status page ([`Error::status`]: 500 for a handler's own error)
+    /// and `Connection: close`. The default.
+    #[default]
+    ErrorPage,
+    /// Send nothing and close the connection: ESP-IDF's behaviour for a C handler returning
+    /// `ESP_FAIL`.
+    Close,
 }
 
 /// A validated server configuration. Build one with [`Config::builder`]; `Config::default()`
@@ -69,10 +84,8 @@ pub struct Config {
     pub(crate) on_open: Option<Arc<OnOpen>>,
     pub(crate) on_close: Option<Arc<OnClose>>,
     pub(crate) uri_match: UriMatch,
+    pub(crate) failure_policy: FailurePolicy,
 }
-
-/// The largest number of request header fields a configuration may allow.
-pub const MAX_REQ_HEADERS_LIMIT: usize = 128;
 
 impl Default for Config {
     fn default() -> Self {
@@ -103,6 +116,7 @@ impl Default for Config {
             on_open: None,
             on_close: None,
             uri_match: UriMatch::Exact,
+            failure_policy: FailurePolicy::ErrorPage,
         }
     }
 }
@@ -136,6 +150,7 @@ impl fmt::Debug for Config {
             .field("on_open", &self.on_open.is_some())
             .field("on_close", &self.on_close.is_some())
             .field("uri_match", &self.uri_match)
+            .field("failure_policy", &self.failure_policy)
             .finish()
     }
 }
@@ -370,9 +385,17 @@ impl ConfigBuilder {
         self
     }
 
-    /// How registered URIs match request paths. Default [`UriMatch::Exact`].
+    /// How registered URIs match request paths, for handlers that do not choose their own
+    /// ([`Handler::with_match`](crate::Handler::with_match)). Default [`UriMatch::Exact`].
     pub fn uri_match(mut self, m: UriMatch) -> Self {
         self.config.uri_match = m;
+        self
+    }
+
+    /// What a handler's failure before any response sends: an error page (the default) or
+    /// nothing (ESP-IDF's C behaviour). Either way the connection closes.
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.config.failure_policy = policy;
         self
     }
 

@@ -44,6 +44,15 @@ pub enum Error {
     BodyTooLarge,
     /// A handler failed; the message is logged by the server.
     Handler(String),
+    /// The request was already detached ([`Request::detach`](crate::Request::detach) twice).
+    AlreadyDetached,
+    /// A WebSocket frame the protocol does not allow: a message opcode other than Text or
+    /// Binary, or a control frame payload over 125 bytes.
+    InvalidFrame,
+    /// A WebSocket Close was already sent on this connection: nothing more may be sent.
+    CloseSent,
+    /// The response body does not match the `Content-Length` set for it.
+    LengthMismatch,
 }
 
 impl Error {
@@ -55,6 +64,24 @@ impl Error {
     /// ```
     pub fn handler(msg: impl Into<String>) -> Self {
         Error::Handler(msg.into())
+    }
+
+    /// The status a handler failing with this error is answered with (under
+    /// [`FailurePolicy::ErrorPage`](crate::FailurePolicy::ErrorPage)): 408 when the client was
+    /// too slow, 400 for a malformed body, 413 for one too large, 500 for everything else.
+    ///
+    /// ```
+    /// use httpd::{Error, ErrorCode};
+    /// assert_eq!(Error::Timeout.status(), ErrorCode::RequestTimeout);
+    /// assert_eq!(Error::handler("x").status(), ErrorCode::InternalServerError);
+    /// ```
+    pub fn status(&self) -> ErrorCode {
+        match self {
+            Error::Timeout => ErrorCode::RequestTimeout,
+            Error::BadBody => ErrorCode::BadRequest,
+            Error::BodyTooLarge => ErrorCode::ContentTooLarge,
+            _ => ErrorCode::InternalServerError,
+        }
     }
 }
 
@@ -77,6 +104,10 @@ impl fmt::Display for Error {
             Error::BadBody => f.write_str("malformed request body"),
             Error::BodyTooLarge => f.write_str("request body too large"),
             Error::Handler(msg) => write!(f, "handler failed: {msg}"),
+            Error::AlreadyDetached => f.write_str("request already detached"),
+            Error::InvalidFrame => f.write_str("invalid WebSocket frame"),
+            Error::CloseSent => f.write_str("WebSocket close already sent"),
+            Error::LengthMismatch => f.write_str("body length differs from Content-Length"),
         }
     }
 }

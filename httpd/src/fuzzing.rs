@@ -1,8 +1,9 @@
 //! Entry points for fuzzing and randomized tests: the sans-IO cores, with their invariants
 //! checked. Not part of the public API (only with the `fuzzing` feature, hidden from docs).
 
-use crate::parse::{self, ChunkedDecoder, Framing, HeaderSpan, Limits};
-use crate::ws_codec::{self, CloseCode, Decoder, Opcode, Step};
+use crate::proto::chunked::ChunkedDecoder;
+use crate::proto::head::{self as parse, Framing, HeaderSpan, Limits};
+use crate::proto::ws_codec::{self, CloseCode, Decoder, Opcode, Step};
 
 /// Parses `data` as a request head under small limits and checks the parser's invariants:
 /// positions lie inside the head, limits hold, the parse is deterministic, and any shorter

@@ -28,34 +28,51 @@
 //! ```
 //!
 //! See the README for the configuration table and the mapping from ESP-IDF's API.
+//!
+//! # Layout
+//!
+//! Layers, each using only those above it in this list (no import cycles):
+//!
+//! - `types`: shared vocabulary (session ids, methods, versions, URI matchers). Uses nothing.
+//! - `error`: the one error type and the one error -> status table. Uses nothing.
+//! - `config`: the validated configuration and its builder. Uses `types`, `error`.
+//! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
+//!   keep-alive rule, request targets, the WebSocket codec). Uses the above.
+//! - `conn`: transports (TCP, an in-memory pipe), buffers, response bodies pulled from a
+//!   source, the session state machine and the session table. Uses the above.
+//! - `api`: what handlers get (request, response, `Body`, `WsConn`, detached requests, session
+//!   context). Uses the above.
+//! - `router`: the handler table, a matcher per handler. Uses the above.
+//! - `runtime`: the control channel, dispatch and the poll loop, the only place that decides
+//!   who runs next. Uses the above.
+//! - `server`: the thin public `Server` handle. Uses everything.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod api;
 mod config;
-mod detach;
+mod conn;
 mod error;
-mod event_loop;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod parse;
-mod request;
-mod response;
+mod proto;
 mod router;
+mod runtime;
 mod server;
-mod session;
-mod ws;
-mod ws_codec;
+mod types;
 
-pub use config::{Config, ConfigBuilder, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT};
-pub use detach::AsyncRequest;
+pub use api::body::Body;
+pub use api::detach::AsyncRequest;
+pub use api::request::Request;
+pub use api::ws::{CloseCode, Opcode, WsConn, WsFrame, WsHandler, WsMessage, WsSendCallback};
+pub use config::{
+    Config, ConfigBuilder, FailurePolicy, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT,
+};
 pub use error::{Error, ErrorCode};
-pub use event_loop::ServerContext;
-pub use parse::{Method, Version};
-pub use request::Request;
-pub use router::{Handler, UriMatch};
+pub use router::Handler;
+pub use runtime::control::ServerContext;
 pub use server::Server;
-pub use session::SessionId;
-pub use ws::{CloseCode, Opcode, WsConn, WsFrame, WsHandler, WsMessage, WsSendCallback};
+pub use types::{Method, SessionId, UriMatch, Version};

@@ -8,99 +8,18 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::request::Request;
-use crate::ws::WsEndpoint;
-use crate::{Error, ErrorCode, Method};
+use crate::api::request::Request;
+use crate::api::ws::{WsEndpoint, WsHandler};
+use crate::types::{Method, UriMatch};
+use crate::{Error, ErrorCode};
 
 /// A request handler: runs on the server thread with the request; `Err` closes the connection
-/// (after a 500 if no response was started).
+/// (after an error page if no response was started, unless the failure policy says otherwise).
 pub(crate) type HandlerFn = Arc<dyn Fn(&mut Request<'_>) -> Result<(), Error> + Send + Sync>;
 /// A custom error handler: `Ok` keeps the connection open when the request allows it, `Err`
 /// closes it.
 pub(crate) type ErrHandlerFn =
     Arc<dyn Fn(&mut Request<'_>, ErrorCode) -> Result<(), Error> + Send + Sync>;
-
-/// How a registered URI template matches a request path (the target without its query).
-#[derive(Clone, Default)]
-#[non_exhaustive]
-pub enum UriMatch {
-    /// The path equals the template.
-    #[default]
-    Exact,
-    /// ESP-IDF's `httpd_uri_match_wildcard`: a trailing `*` matches any suffix, a trailing `?`
-    /// makes the character before it optional, `?*` / `*?` at the end combine both; `*` and `?`
-    /// elsewhere are literal.
-    Wildcard,
-    /// A user function `(template, path) -> matches`.
-    Custom(Arc<dyn Fn(&str, &str) -> bool + Send + Sync>),
-}
-
-impl UriMatch {
-    /// A custom matcher from a function `(template, path) -> matches`.
-    pub fn custom(f: impl Fn(&str, &str) -> bool + Send + Sync + 'static) -> Self {
-        UriMatch::Custom(Arc::new(f))
-    }
-
-    /// Whether `template` matches `path` under this rule.
-    ///
-    /// ```
-    /// use httpd::UriMatch;
-    /// assert!(UriMatch::Wildcard.matches("/path/?*", "/path"));
-    /// assert!(UriMatch::Wildcard.matches("/path/?*", "/path/abc"));
-    /// assert!(!UriMatch::Wildcard.matches("/path/?*", "/pathb"));
-    /// ```
-    pub fn matches(&self, template: &str, path: &str) -> bool {
-        self.matches_bytes(template, path.as_bytes())
-    }
-
-    /// On the request's bytes: only a custom matcher needs the path as text.
-    fn matches_bytes(&self, template: &str, path: &[u8]) -> bool {
-        match self {
-            UriMatch::Exact => template.as_bytes() == path,
-            UriMatch::Wildcard => wildcard_match(template, path),
-            UriMatch::Custom(f) => std::str::from_utf8(path).is_ok_and(|p| f(template, p)),
-        }
-    }
-}
-
-impl fmt::Debug for UriMatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UriMatch::Exact => f.write_str("Exact"),
-            UriMatch::Wildcard => f.write_str("Wildcard"),
-            UriMatch::Custom(_) => f.write_str("Custom(..)"),
-        }
-    }
-}
-
-fn wildcard_match(template: &str, p: &[u8]) -> bool {
-    let t = template.as_bytes();
-    let (star, quest, base) = match t {
-        [.., b'*', b'?'] | [.., b'?', b'*'] => (true, true, t.len() - 2),
-        [.., b'*'] => (true, false, t.len() - 1),
-        [.., b'?'] => (false, true, t.len() - 1),
-        _ => (false, false, t.len()),
-    };
-    if !quest {
-        return if star {
-            p.starts_with(&t[..base])
-        } else {
-            p == t
-        };
-    }
-    // `?` needs a character before it to make optional.
-    let Some(optional_at) = base.checked_sub(1) else {
-        return false;
-    };
-    let Some(rest) = p.strip_prefix(&t[..optional_at]) else {
-        return false;
-    };
-    match rest {
-        [] => true,
-        [c, tail @ ..] if *c == t[optional_at] => star || tail.is_empty(),
-        _ => false,
-    }
-}
 
 /// A URI handler to register: ESP-IDF's `httpd_uri_t`, with the user context captured by the
 /// closure.
@@ -115,6 +34,8 @@ pub struct Handler {
     uri: String,
     method: Method,
     kind: Kind,
+    /// This handler's own matcher; the server-wide one when `None`.
+    matcher: Option<UriMatch>,
 }
 
 /// What a registered URI does.
@@ -135,7 +56,23 @@ impl Handler {
             uri: uri.into(),
             method,
             kind: Kind::Http(Arc::new(f)),
+            matcher: None,
         }
+    }
+
+    /// Matches this handler's URI with `m` instead of the server-wide
+    /// [`uri_match`](crate::ConfigBuilder::uri_match): one `/static/*` route can use wildcards
+    /// while every other route stays exact.
+    ///
+    /// ```
+    /// use httpd::{Handler, Method, UriMatch};
+    /// let files = Handler::new("/static/*", Method::Get, |req| req.send_str("file"))
+    ///     .with_match(UriMatch::Wildcard);
+    /// # let _ = files;
+    /// ```
+    pub fn with_match(mut self, m: UriMatch) -> Self {
+        self.matcher = Some(m);
+        self
     }
 
     pub(crate) fn websocket(uri: String, endpoint: Arc<WsEndpoint>) -> Self {
@@ -143,6 +80,7 @@ impl Handler {
             uri,
             method: Method::Get,
             kind: Kind::WebSocket(endpoint),
+            matcher: None,
         }
     }
 
@@ -163,6 +101,12 @@ impl fmt::Debug for Handler {
             .field("uri", &self.uri)
             .field("method", &self.method)
             .finish_non_exhaustive()
+    }
+}
+
+impl From<WsHandler> for Handler {
+    fn from(ws: WsHandler) -> Handler {
+        Handler::websocket(ws.uri, Arc::new(ws.endpoint))
     }
 }
 
@@ -188,7 +132,7 @@ impl Table {
         let mut path_matched = false;
         let mut get_fallback = None;
         for h in &self.handlers {
-            if !self.matcher.matches_bytes(&h.uri, path) {
+            if !self.matcher_of(h).matches_bytes(&h.uri, path) {
                 continue;
             }
             if h.method == method || h.method == Method::Any {
@@ -206,6 +150,10 @@ impl Table {
         }
     }
 
+    fn matcher_of<'a>(&'a self, h: &'a Handler) -> &'a UriMatch {
+        h.matcher.as_ref().unwrap_or(&self.matcher)
+    }
+
     pub(crate) fn err_handler(&self, code: ErrorCode) -> Option<&ErrHandlerFn> {
         self.err_handlers[code.index()].as_ref()
     }
@@ -213,7 +161,7 @@ impl Table {
     fn register(&mut self, handler: Handler) -> Result<(), Error> {
         let clash = self.handlers.iter().any(|h| {
             (h.method == handler.method || h.method == Method::Any)
-                && self.matcher.matches(&h.uri, &handler.uri)
+                && self.matcher_of(h).matches(&h.uri, &handler.uri)
         });
         if clash {
             return Err(Error::HandlerExists);
@@ -311,42 +259,6 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcard_table() {
-        let cases: &[(&str, &str, bool)] = &[
-            ("/path/?", "/path", true),
-            ("/path/?", "/path/", true),
-            ("/path/?", "/path/x", false),
-            ("/path/?", "/pathx", false),
-            ("/path/*", "/path/", true),
-            ("/path/*", "/path/abc", true),
-            ("/path/*", "/path", false),
-            ("/path/?*", "/path", true),
-            ("/path/?*", "/path/", true),
-            ("/path/?*", "/path/abc", true),
-            ("/path/?*", "/pathb", false),
-            ("/path/*?", "/path", true),
-            ("/path/*?", "/path/abc", true),
-            ("/path/*?", "/pathb", false),
-            ("*", "", true),
-            ("*", "/anything", true),
-            ("/", "", false),
-            ("/", "/", true),
-            ("?", "", false),
-            ("/a*b", "/a*b", true),
-            ("/a*b", "/axb", false),
-            ("/a?b", "/a?b", true),
-            ("/a?b", "/ab", false),
-        ];
-        for (tpl, path, want) in cases {
-            assert_eq!(
-                wildcard_match(tpl, path.as_bytes()),
-                *want,
-                "{tpl:?} vs {path:?}"
-            );
-        }
-    }
 
     fn handler(uri: &str, method: Method) -> Handler {
         Handler::new(uri, method, |_| Ok(()))

@@ -1,62 +1,26 @@
-//! The server handle: start, stop, handler registration, and the control API.
+//! The thin public handle: start, stop, handler registration, and the control API. The top
+//! layer: it builds the runtime and hands handlers a way back to itself.
 
+use std::any::Any;
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, JoinHandle, ThreadId};
 
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::api::request::Request;
+use crate::api::ws::{WsConn, WsMessage};
 use crate::config::Config;
-use crate::event_loop::{Control, EventLoop, ServerContext, WAKER};
-use crate::request::Request;
-use crate::router::Router;
-use crate::session::SessionId;
-use crate::ws::WsMessage;
-use crate::{Error, ErrorCode, Handler, Method};
-
-/// State shared by the handles and the server thread.
-pub(crate) struct Shared {
-    pub(crate) router: Router,
-    pub(crate) stopping: AtomicBool,
-    clients: Mutex<Vec<SessionId>>,
-    ws_clients: Mutex<Vec<SessionId>>,
-}
-
-impl Shared {
-    fn clients(&self) -> MutexGuard<'_, Vec<SessionId>> {
-        self.clients.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn add_client(&self, id: SessionId) {
-        self.clients().push(id);
-    }
-
-    pub(crate) fn remove_client(&self, id: SessionId) {
-        remove(&mut self.clients(), id);
-    }
-
-    fn ws_clients(&self) -> MutexGuard<'_, Vec<SessionId>> {
-        self.ws_clients.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn add_ws_client(&self, id: SessionId) {
-        self.ws_clients().push(id);
-    }
-
-    pub(crate) fn remove_ws_client(&self, id: SessionId) {
-        remove(&mut self.ws_clients(), id);
-    }
-}
-
-fn remove(ids: &mut Vec<SessionId>, id: SessionId) {
-    if let Some(i) = ids.iter().position(|&c| c == id) {
-        ids.swap_remove(i);
-    }
-}
+use crate::router::{Handler, Router};
+use crate::runtime::control::{Control, ServerContext};
+use crate::runtime::shared::Shared;
+use crate::runtime::{EventLoop, WAKER};
+use crate::types::{Method, SessionId};
+use crate::{Error, ErrorCode};
 
 pub(crate) struct Inner {
     shared: Arc<Shared>,
@@ -141,12 +105,10 @@ impl Server {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (ctrl, ctrl_rx) = sync_channel(config.ctrl_queue_len);
-        let shared = Arc::new(Shared {
-            router: Router::new(config.uri_match.clone(), config.max_uri_handlers),
-            stopping: AtomicBool::new(false),
-            clients: Mutex::new(Vec::with_capacity(config.max_open_sockets)),
-            ws_clients: Mutex::new(Vec::new()),
-        });
+        let shared = Arc::new(Shared::new(
+            Router::new(config.uri_match.clone(), config.max_uri_handlers),
+            config.max_open_sockets,
+        ));
         let inner = Arc::new(Inner {
             shared: Arc::clone(&shared),
             ctrl,
@@ -157,15 +119,8 @@ impl Server {
         });
         let name = config.thread_name.clone();
         let stack_size = config.stack_size;
-        let event_loop = EventLoop::new(
-            poll,
-            listener,
-            ctrl_rx,
-            waker,
-            shared,
-            config,
-            Arc::downgrade(&inner),
-        )?;
+        let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&inner) as Weak<Inner>;
+        let event_loop = EventLoop::new(poll, listener, ctrl_rx, waker, shared, config, weak)?;
         let handle = thread::Builder::new()
             .name(name)
             .stack_size(stack_size)
@@ -175,8 +130,10 @@ impl Server {
         Ok(Server { inner })
     }
 
-    pub(crate) fn from_inner(inner: Arc<Inner>) -> Server {
-        Server { inner }
+    /// The handle behind the loop's type-erased reference to it, while the server lives.
+    fn from_ref(server: &Weak<dyn Any + Send + Sync>) -> Option<Server> {
+        let inner = server.upgrade()?.downcast::<Inner>().ok()?;
+        Some(Server { inner })
     }
 
     /// The address the server listens on (with the real port when configured with port 0).
@@ -311,16 +268,12 @@ impl Server {
     /// The ids of the sessions speaking WebSocket (ESP-IDF's `httpd_ws_get_fd_info` over the
     /// client list).
     pub fn ws_clients(&self) -> Vec<SessionId> {
-        let mut ids = self.inner.shared.ws_clients().clone();
-        ids.sort_unstable();
-        ids
+        self.inner.shared.ws_clients()
     }
 
     /// The ids of the open sessions (ESP-IDF's `httpd_get_client_list`).
     pub fn clients(&self) -> Vec<SessionId> {
-        let mut ids = self.inner.shared.clients().clone();
-        ids.sort_unstable();
-        ids
+        self.inner.shared.clients()
     }
 
     fn check_running(&self) -> Result<(), Error> {
@@ -329,6 +282,30 @@ impl Server {
         } else {
             Err(Error::Stopped)
         }
+    }
+}
+
+impl Request<'_> {
+    /// A handle to the server, for registering handlers or queueing work from a handler.
+    /// `None` only while the server is being dropped.
+    ///
+    /// Do not capture a [`Server`] in a handler: that keeps the server alive forever. Use this.
+    pub fn server(&self) -> Option<Server> {
+        Server::from_ref(&self.env.server)
+    }
+}
+
+impl WsConn<'_> {
+    /// A handle to the server (e.g. to hand the session id to another thread).
+    pub fn server(&self) -> Option<Server> {
+        Server::from_ref(&self.env.server)
+    }
+}
+
+impl ServerContext<'_> {
+    /// A handle to the server.
+    pub fn server(&self) -> Option<Server> {
+        Server::from_ref(self.server_ref())
     }
 }
 

@@ -12,8 +12,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use mio::Waker;
 
-use crate::request::{Env, Exchange, Request};
-use crate::session::Session;
+use super::exchange::{Env, Exchange};
+use super::request::Request;
+use crate::conn::session::Session;
 use crate::{Error, ErrorCode};
 
 /// A session on its way back to the loop, with the exchange it served.
@@ -134,6 +135,15 @@ pub struct AsyncRequest {
     resume: ResumeTx,
 }
 
+impl std::fmt::Debug for AsyncRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncRequest")
+            .field("handoff", &self.handoff)
+            .field("session", &self.taken.as_ref().map(|d| d.session.id))
+            .finish_non_exhaustive()
+    }
+}
+
 impl AsyncRequest {
     pub(crate) fn new(handoff: Arc<Handoff>, resume: ResumeTx) -> Self {
         AsyncRequest {
@@ -174,11 +184,7 @@ impl AsyncRequest {
         }
         let d = self.taken.as_mut().ok_or(Error::Stopped)?;
         d.env.date.refresh(std::time::SystemTime::now());
-        Ok(Request {
-            session: &mut d.session,
-            ex: &mut d.ex,
-            env: &d.env,
-        })
+        Ok(Request::new(&mut d.session, &mut d.ex, &d.env))
     }
 }
 
@@ -201,11 +207,7 @@ impl Drop for AsyncRequest {
         {
             let d = &mut detached;
             d.env.date.refresh(std::time::SystemTime::now());
-            let mut req = Request {
-                session: &mut d.session,
-                ex: &mut d.ex,
-                env: &d.env,
-            };
+            let mut req = Request::new(&mut d.session, &mut d.ex, &d.env);
             req.complete(Ok(()), Some(ErrorCode::InternalServerError));
             let timeout = d.env.config.send_wait_timeout;
             if d.session.flush_blocking(0, timeout).is_err() {

@@ -1,6 +1,52 @@
-//! Response heads, chunk framing and the cached `Date`: bytes appended to a session's output.
+//! Response heads, chunk framing, the cached `Date`, and the one keep-alive rule: bytes
+//! appended to a session's output.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::head::KeepAlive;
+
+/// Unread request body beyond this is not drained after the handler: the connection closes
+/// instead (and the response says so).
+pub(crate) const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// What is left of the request body when the connection's fate is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLeft {
+    /// All of it is read or buffered (or there was none).
+    Nothing,
+    /// This many bytes, beyond those already buffered.
+    Length(u64),
+    /// A chunked body not yet at its end.
+    Chunked,
+}
+
+/// The facts that decide whether a connection survives a response.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outcome {
+    /// What the request asked for (`Connection`, and the HTTP version's default).
+    pub(crate) request: KeepAlive,
+    /// The handler asked to close (`Connection: close` in its response).
+    pub(crate) handler_close: bool,
+    /// The response body ends with the connection (no length, no chunking).
+    pub(crate) until_close: bool,
+    pub(crate) body_left: BodyLeft,
+    /// The client sent `Expect: 100-continue` and got no `100 Continue`: it may be holding its
+    /// body back, or sending it anyway; either way the next request's start is unknown.
+    pub(crate) continue_unanswered: bool,
+}
+
+impl Outcome {
+    /// The one keep-alive rule: whether the connection closes after this response. A body too
+    /// long to drain, or one the client holds back for a `100 Continue` it never got, closes it
+    /// too, and the response says so.
+    pub(crate) fn must_close(&self) -> bool {
+        self.request == KeepAlive::Close
+            || self.handler_close
+            || self.until_close
+            || matches!(self.body_left, BodyLeft::Length(n) if n > DRAIN_LIMIT)
+            || (self.continue_unanswered && self.body_left != BodyLeft::Nothing)
+    }
+}
 
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +137,18 @@ pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+}
+
+/// The size line [`fill_chunk_size_line`] writes: eight hex digits and CRLF.
+pub(crate) const CHUNK_SIZE_LINE_LEN: usize = 10;
+
+/// Writes a fixed-width chunk size line for `n` (< 2^32) into `line` (leading zeros are valid
+/// in a chunk size), so a chunk can be read in place after a reserved line.
+pub(crate) fn fill_chunk_size_line(line: &mut [u8], n: usize) {
+    for (i, b) in line[..8].iter_mut().enumerate() {
+        *b = b"0123456789abcdef"[(n >> (4 * (7 - i))) & 0xf];
+    }
+    line[8..CHUNK_SIZE_LINE_LEN].copy_from_slice(b"\r\n");
 }
 
 /// The last chunk, with no trailers.
@@ -201,6 +259,95 @@ Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: close\r\nX-A: 1\r\n\r\n"
         write_chunk(&mut out, &[b'x'; 26]);
         assert_eq!(&out[..4], b"1a\r\n");
         assert!(out.ends_with(b"x\r\n"));
+    }
+
+    #[test]
+    fn keep_alive_rule() {
+        let base = Outcome {
+            request: KeepAlive::KeepAlive,
+            handler_close: false,
+            until_close: false,
+            body_left: BodyLeft::Nothing,
+            continue_unanswered: false,
+        };
+        assert!(!base.must_close());
+        let cases = [
+            (
+                Outcome {
+                    request: KeepAlive::Close,
+                    ..base
+                },
+                true,
+            ),
+            (
+                Outcome {
+                    handler_close: true,
+                    ..base
+                },
+                true,
+            ),
+            (
+                Outcome {
+                    until_close: true,
+                    ..base
+                },
+                true,
+            ),
+            (
+                Outcome {
+                    body_left: BodyLeft::Length(DRAIN_LIMIT),
+                    ..base
+                },
+                false,
+            ),
+            (
+                Outcome {
+                    body_left: BodyLeft::Length(DRAIN_LIMIT + 1),
+                    ..base
+                },
+                true,
+            ),
+            (
+                Outcome {
+                    body_left: BodyLeft::Chunked,
+                    ..base
+                },
+                false,
+            ),
+            (
+                Outcome {
+                    continue_unanswered: true,
+                    ..base
+                },
+                false,
+            ),
+            (
+                Outcome {
+                    continue_unanswered: true,
+                    body_left: BodyLeft::Chunked,
+                    ..base
+                },
+                true,
+            ),
+            (
+                Outcome {
+                    continue_unanswered: true,
+                    body_left: BodyLeft::Length(1),
+                    ..base
+                },
+                true,
+            ),
+        ];
+        for (outcome, close) in cases {
+            assert_eq!(outcome.must_close(), close, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn fixed_width_chunk_sizes() {
+        let mut line = [0u8; CHUNK_SIZE_LINE_LEN];
+        fill_chunk_size_line(&mut line, 0x3fff);
+        assert_eq!(&line, b"00003fff\r\n");
     }
 
     #[test]

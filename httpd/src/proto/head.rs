@@ -1,84 +1,10 @@
-//! Request-head parsing over `httparse`, with the server's limits and framing rules, and the
-//! chunked body decoder. Sans-IO: bytes in, results out; "need more bytes" is `Ok(None)`.
+//! Request-head parsing over `httparse`, with the server's limits and framing rules. Sans-IO:
+//! bytes in, results out; "need more bytes" is `Ok(None)`.
 
-use std::fmt;
-
+use super::chunked::ChunkedDecoder;
+use super::uri::absolute_path_start;
+use crate::types::{Method, Version, MAX_REQ_HEADERS_LIMIT};
 use crate::ErrorCode;
-
-/// An HTTP request method. [`Method::Any`] only appears in registrations: it matches every
-/// method (ESP-IDF's `HTTP_ANY`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Method {
-    /// `GET`
-    Get,
-    /// `HEAD`
-    Head,
-    /// `POST`
-    Post,
-    /// `PUT`
-    Put,
-    /// `DELETE`
-    Delete,
-    /// `OPTIONS`
-    Options,
-    /// `PATCH`
-    Patch,
-    /// `TRACE`
-    Trace,
-    /// `CONNECT`
-    Connect,
-    /// Every method; for registering a handler only.
-    Any,
-}
-
-impl Method {
-    /// The method's token, e.g. `"GET"`; `"ANY"` for [`Method::Any`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Options => "OPTIONS",
-            Method::Patch => "PATCH",
-            Method::Trace => "TRACE",
-            Method::Connect => "CONNECT",
-            Method::Any => "ANY",
-        }
-    }
-
-    fn from_token(token: &str) -> Option<Method> {
-        Some(match token {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "OPTIONS" => Method::Options,
-            "PATCH" => Method::Patch,
-            "TRACE" => Method::Trace,
-            "CONNECT" => Method::Connect,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The HTTP version of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Version {
-    /// HTTP/1.0
-    Http10,
-    /// HTTP/1.1
-    Http11,
-}
 
 /// Whether a connection stays open after the current exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,9 +53,27 @@ pub(crate) enum Framing {
     Chunked,
 }
 
+impl Framing {
+    /// The body still to read for a request so framed.
+    pub(crate) fn unread(self, max_chunk_line: usize) -> Option<UnreadBody> {
+        match self {
+            Framing::Empty => None,
+            Framing::Length(n) => Some(UnreadBody::Length(n)),
+            Framing::Chunked => Some(UnreadBody::Chunked(ChunkedDecoder::new(max_chunk_line))),
+        }
+    }
+}
+
+/// The part of a request body not yet read.
+#[derive(Debug, Clone)]
+pub(crate) enum UnreadBody {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
 /// A parsed request head. Header positions are in the `headers` vector given to
 /// [`parse_head`]; all spans index the buffer that was parsed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Head {
     /// Bytes of the head, including the blank line that ends it.
     pub(crate) len: usize,
@@ -180,8 +124,8 @@ pub(crate) fn parse_head(
 ) -> Result<Option<Head>, ErrorCode> {
     headers.clear();
     // Uninitialised: zeroing 128 headers on every parse was a tenth of a request's cost.
-    let mut raw = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() };
-        crate::config::MAX_REQ_HEADERS_LIMIT];
+    let mut raw =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_REQ_HEADERS_LIMIT];
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, &mut raw[..limits.max_headers]) {
         Ok(httparse::Status::Complete(len)) => len,
@@ -331,26 +275,6 @@ fn valid_target(method: Method, target: &str) -> bool {
     }
 }
 
-/// Where the path starts in an absolute-form target (`http://host/path`), if it is one.
-pub(crate) fn absolute_path_start(t: &[u8]) -> Option<usize> {
-    // Bytes, not str: slicing a str at 7 or 8 could split a multi-byte character.
-    let rest_at = if t.len() >= 7 && t[..7].eq_ignore_ascii_case(b"http://") {
-        7
-    } else if t.len() >= 8 && t[..8].eq_ignore_ascii_case(b"https://") {
-        8
-    } else {
-        return None;
-    };
-    let authority_len = t[rest_at..]
-        .iter()
-        .position(|&b| b == b'/' || b == b'?')
-        .unwrap_or(t.len() - rest_at);
-    if authority_len == 0 {
-        return None;
-    }
-    Some(rest_at + authority_len)
-}
-
 /// Bytes up to the end of the request line, counting the blank lines httparse skips before it.
 fn request_line_len(buf: &[u8]) -> Option<usize> {
     let skipped = buf
@@ -420,149 +344,6 @@ fn version_error(buf: &[u8]) -> ErrorCode {
         }
         _ => ErrorCode::BadRequest,
     }
-}
-
-/// Why a chunked body was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChunkError {
-    /// Bad chunk size line or chunk framing.
-    Malformed,
-    /// A size line, extension or trailer section longer than the decoder allows.
-    TooLong,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailer,
-    Done,
-}
-
-/// Decodes a `Transfer-Encoding: chunked` body. Extensions are ignored, trailers are read and
-/// discarded; both are bounded.
-#[derive(Debug, Clone)]
-pub(crate) struct ChunkedDecoder {
-    state: ChunkState,
-    trailer_len: usize,
-    max_line: usize,
-}
-
-impl ChunkedDecoder {
-    /// `max_line` bounds one size line (with extensions) and the whole trailer section.
-    pub(crate) fn new(max_line: usize) -> Self {
-        ChunkedDecoder {
-            state: ChunkState::Size,
-            trailer_len: 0,
-            max_line,
-        }
-    }
-
-    /// The final chunk and trailers have been read.
-    pub(crate) fn is_done(&self) -> bool {
-        self.state == ChunkState::Done
-    }
-
-    /// Decodes from `input` into `out`; returns `(consumed, produced)`. Stops when the body is
-    /// done, `out` is full, or `input` ends in the middle of a size line or trailer (those bytes
-    /// are not consumed: call again with them and more).
-    pub(crate) fn decode(
-        &mut self,
-        input: &[u8],
-        out: &mut [u8],
-    ) -> Result<(usize, usize), ChunkError> {
-        let (mut pos, mut produced) = (0, 0);
-        loop {
-            let rest = &input[pos..];
-            match self.state {
-                ChunkState::Done => break,
-                ChunkState::Size => match httparse::parse_chunk_size(rest) {
-                    Ok(httparse::Status::Complete((n, _))) if n > self.max_line => {
-                        return Err(ChunkError::TooLong)
-                    }
-                    Ok(httparse::Status::Complete((n, size))) => {
-                        pos += n;
-                        self.state = if size == 0 {
-                            ChunkState::Trailer
-                        } else {
-                            ChunkState::Data(size)
-                        };
-                    }
-                    Ok(httparse::Status::Partial) if rest.len() > self.max_line => {
-                        return Err(ChunkError::TooLong)
-                    }
-                    Ok(httparse::Status::Partial) => break,
-                    Err(_) => return Err(ChunkError::Malformed),
-                },
-                ChunkState::Data(left) => {
-                    let room = out.len() - produced;
-                    if room == 0 || rest.is_empty() {
-                        break;
-                    }
-                    let n = rest
-                        .len()
-                        .min(room)
-                        .min(usize::try_from(left).unwrap_or(usize::MAX));
-                    out[produced..produced + n].copy_from_slice(&rest[..n]);
-                    produced += n;
-                    pos += n;
-                    let left = left - n as u64;
-                    self.state = if left == 0 {
-                        ChunkState::DataEnd
-                    } else {
-                        ChunkState::Data(left)
-                    };
-                }
-                ChunkState::DataEnd => match rest {
-                    [b'\r', b'\n', ..] => {
-                        pos += 2;
-                        self.state = ChunkState::Size;
-                    }
-                    [] | [b'\r'] => break,
-                    _ => return Err(ChunkError::Malformed),
-                },
-                ChunkState::Trailer => {
-                    let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-                        if self.trailer_len + rest.len() > self.max_line {
-                            return Err(ChunkError::TooLong);
-                        }
-                        break;
-                    };
-                    let line = &rest[..nl];
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    pos += nl + 1;
-                    if line.is_empty() {
-                        self.state = ChunkState::Done;
-                        continue;
-                    }
-                    self.trailer_len += nl + 1;
-                    if self.trailer_len > self.max_line {
-                        return Err(ChunkError::TooLong);
-                    }
-                    if !valid_trailer(line) {
-                        return Err(ChunkError::Malformed);
-                    }
-                }
-            }
-        }
-        Ok((pos, produced))
-    }
-}
-
-/// A trailer field line: a token name, a colon, a value without control characters.
-fn valid_trailer(line: &[u8]) -> bool {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
-        return false;
-    };
-    let (name, value) = (&line[..colon], &line[colon + 1..]);
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        && value
-            .iter()
-            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 #[cfg(test)]
@@ -755,60 +536,5 @@ mod tests {
         }
         let head = parse_head(req, &LIMITS, &mut Vec::new()).unwrap().unwrap();
         assert_eq!(head.framing, Framing::Length(3));
-    }
-
-    fn decode_all(body: &[u8], step: usize) -> Result<(Vec<u8>, usize), ChunkError> {
-        let mut dec = ChunkedDecoder::new(64);
-        let (mut out, mut pos, mut avail) = (Vec::new(), 0, 0);
-        let mut buf = [0u8; 7];
-        while !dec.is_done() {
-            avail = (avail + step).min(body.len());
-            let (c, p) = dec.decode(&body[pos..avail], &mut buf)?;
-            out.extend_from_slice(&buf[..p]);
-            pos += c;
-            if avail == body.len() && c == 0 && p == 0 && !dec.is_done() {
-                break;
-            }
-        }
-        Ok((out, pos))
-    }
-
-    #[test]
-    fn chunked_bodies_at_every_feed_size() {
-        let body = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\nNEXT";
-        for step in 1..body.len() {
-            let (out, used) =
-                decode_all(body, step).unwrap_or_else(|e| panic!("step {step}: {e:?}"));
-            assert_eq!(out, b"hello world", "step {step}");
-            assert_eq!(used, body.len() - 4, "step {step}");
-        }
-        // Chunk framing needs CRLF (httparse's chunk-size rule); bare LF is refused.
-        assert_eq!(
-            decode_all(b"3\nabc\r\n0\r\n\r\n", 1).err(),
-            Some(ChunkError::Malformed)
-        );
-        assert_eq!(
-            decode_all(b"3\r\nabc\n0\r\n\r\n", 1).err(),
-            Some(ChunkError::Malformed)
-        );
-    }
-
-    #[test]
-    fn malformed_chunked_bodies() {
-        let cases: &[(&[u8], ChunkError)] = &[
-            (b"zz\r\n", ChunkError::Malformed),
-            (b"3\r\nabcX\r\n", ChunkError::Malformed),
-            (b"ffffffffffffffffff\r\n", ChunkError::Malformed),
-            (b"-1\r\n", ChunkError::Malformed),
-            (b"0\r\nBad Trailer\r\n\r\n", ChunkError::Malformed),
-        ];
-        for (body, want) in cases {
-            assert_eq!(decode_all(body, body.len()).err(), Some(*want), "{body:?}");
-        }
-        let long_ext = format!("1;{}\r\n", "e".repeat(100));
-        assert_eq!(
-            decode_all(long_ext.as_bytes(), long_ext.len()).err(),
-            Some(ChunkError::TooLong)
-        );
     }
 }

@@ -1,0 +1,11 @@
+//! The connection layer: transports (TCP, an in-memory pipe; TLS later), buffers and their
+//! pools, response bodies pulled from a source, the session state machine and the session
+//! table. Uses `types`, `error` and `proto`; knows nothing of handlers or the loop.
+
+pub(crate) mod buffer;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod pipe;
+pub(crate) mod session;
+pub(crate) mod source;
+pub(crate) mod table;
+pub(crate) mod transport;

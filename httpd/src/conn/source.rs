@@ -1,0 +1,181 @@
+//! A response body pulled from its source as the transport drains: a reader or a file, of
+//! known or unknown length, framed as it is read.
+
+use std::fmt;
+use std::io::{self, Read};
+
+use crate::proto::response::{self, LAST_CHUNK};
+
+/// How much of a source is read into the output at a time.
+pub(crate) const PULL_LEN: usize = 16 * 1024;
+
+/// How the pulled bytes are framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceFraming {
+    /// `Content-Length` was sent: exactly this many bytes are still owed.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: each read becomes a chunk; the last chunk ends it.
+    Chunked,
+    /// No framing: the body ends when the connection closes (HTTP/1.0).
+    UntilClose,
+}
+
+/// A body being streamed.
+pub(crate) struct Source {
+    reader: Box<dyn Read + Send>,
+    framing: SourceFraming,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("framing", &self.framing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one pull did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pulled {
+    /// Bytes were appended; there may be more.
+    More,
+    /// The body is complete (its end, if framed, is appended).
+    Done,
+    /// The source failed or ended short of its announced length: the body cannot be completed,
+    /// the connection must close.
+    Broken,
+}
+
+impl Source {
+    pub(crate) fn new(reader: Box<dyn Read + Send>, framing: SourceFraming) -> Self {
+        Source { reader, framing }
+    }
+
+    /// Reads up to [`PULL_LEN`] bytes from the source into `out`, framed.
+    pub(crate) fn pull(&mut self, out: &mut Vec<u8>) -> Pulled {
+        let want = match self.framing {
+            SourceFraming::Length(0) => return Pulled::Done,
+            SourceFraming::Length(left) => PULL_LEN.min(usize::try_from(left).unwrap_or(PULL_LEN)),
+            SourceFraming::Chunked | SourceFraming::UntilClose => PULL_LEN,
+        };
+        // Chunked: room for a fixed-width size line, filled in once the size is known (leading
+        // zeros are valid in a chunk size), so the data is read in place, not copied.
+        let size_line = match self.framing {
+            SourceFraming::Chunked => response::CHUNK_SIZE_LINE_LEN,
+            _ => 0,
+        };
+        let start = out.len();
+        out.resize(start + size_line + want, 0);
+        let read = loop {
+            match self.reader.read(&mut out[start + size_line..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => {
+                log::debug!("response body source failed: {e}");
+                out.truncate(start);
+                return Pulled::Broken;
+            }
+        };
+        match self.framing {
+            SourceFraming::Length(left) => {
+                out.truncate(start + n);
+                if n == 0 {
+                    log::debug!("response body source ended {left} bytes short");
+                    return Pulled::Broken;
+                }
+                let left = left - n as u64;
+                self.framing = SourceFraming::Length(left);
+                if left == 0 {
+                    Pulled::Done
+                } else {
+                    Pulled::More
+                }
+            }
+            SourceFraming::Chunked if n == 0 => {
+                out.truncate(start);
+                out.extend_from_slice(LAST_CHUNK);
+                Pulled::Done
+            }
+            SourceFraming::Chunked => {
+                response::fill_chunk_size_line(&mut out[start..start + size_line], n);
+                out.truncate(start + size_line + n);
+                out.extend_from_slice(b"\r\n");
+                Pulled::More
+            }
+            SourceFraming::UntilClose => {
+                out.truncate(start + n);
+                if n == 0 {
+                    Pulled::Done
+                } else {
+                    Pulled::More
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(mut source: Source) -> (Vec<u8>, Pulled) {
+        let mut out = Vec::new();
+        loop {
+            match source.pull(&mut out) {
+                Pulled::More => {}
+                end => return (out, end),
+            }
+        }
+    }
+
+    #[test]
+    fn known_length_is_sent_as_is() {
+        let data: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
+        let src = Source::new(
+            Box::new(io::Cursor::new(data.clone())),
+            SourceFraming::Length(40_000),
+        );
+        assert_eq!(drain(src), (data, Pulled::Done));
+    }
+
+    #[test]
+    fn a_short_source_breaks_the_body() {
+        let src = Source::new(Box::new(&b"abc"[..]), SourceFraming::Length(5));
+        assert_eq!(drain(src), (b"abc".to_vec(), Pulled::Broken));
+    }
+
+    #[test]
+    fn a_longer_source_is_cut_at_the_length() {
+        let src = Source::new(Box::new(&b"abcdef"[..]), SourceFraming::Length(4));
+        assert_eq!(drain(src), (b"abcd".to_vec(), Pulled::Done));
+    }
+
+    #[test]
+    fn unknown_length_is_chunked_with_fixed_width_sizes() {
+        let src = Source::new(Box::new(&b"hello"[..]), SourceFraming::Chunked);
+        let (out, end) = drain(src);
+        assert_eq!(end, Pulled::Done);
+        assert_eq!(out, b"00000005\r\nhello\r\n0\r\n\r\n");
+        let mut decoder = crate::proto::chunked::ChunkedDecoder::new(64);
+        let mut body = [0u8; 16];
+        let (used, n) = decoder.decode(&out, &mut body).unwrap();
+        assert_eq!((used, &body[..n]), (out.len(), &b"hello"[..]));
+        assert!(decoder.is_done());
+    }
+
+    #[test]
+    fn a_failing_reader_breaks_the_body() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::Other.into())
+            }
+        }
+        let src = Source::new(Box::new(Failing), SourceFraming::Chunked);
+        assert_eq!(drain(src), (Vec::new(), Pulled::Broken));
+    }
+}

@@ -1,0 +1,135 @@
+//! Transports: what a session reads from and writes to. Plain TCP now; TLS wraps a TCP
+//! transport later (issue 11); an in-memory pipe lets the session state machine be tested and
+//! fuzzed without sockets.
+//!
+//! A transport is non-blocking by default. A handler that must wait on its client (a body
+//! larger than the buffer, output beyond the pending budget) asks for one blocking read or
+//! write with a timeout.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use socket2::SockRef;
+
+/// A session's byte stream.
+pub(crate) trait Transport: Send {
+    /// Reads without blocking: `WouldBlock` when nothing is there, `Ok(0)` at end of stream.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes without blocking: `WouldBlock` when there is no room.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+    /// Reads, waiting up to `timeout` for data (`WouldBlock` or `TimedOut` when none came).
+    fn read_wait(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize>;
+    /// Writes all of `buf`, waiting up to `timeout` at a time for room; returns how much was
+    /// written before an error.
+    fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>);
+    /// Stops sending (the write half closes; reading goes on).
+    fn shutdown_write(&mut self);
+    /// Registers with the loop's poller. Transports that are not sockets do nothing: their
+    /// owner drives them.
+    fn register(&mut self, registry: &Registry, token: Token, interest: Interest)
+        -> io::Result<()>;
+    /// Changes what the poller reports.
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()>;
+    /// Leaves the poller.
+    fn deregister(&mut self, registry: &Registry);
+}
+
+/// Plain TCP.
+pub(crate) struct Tcp(pub(crate) TcpStream);
+
+impl Tcp {
+    /// Runs `f` with the socket in blocking mode and `timeout` set for the direction `f` uses.
+    fn blocking<R>(
+        &mut self,
+        timeout: Duration,
+        read: bool,
+        f: impl FnOnce(&TcpStream) -> R,
+    ) -> io::Result<R> {
+        let sock = SockRef::from(&self.0);
+        if read {
+            sock.set_read_timeout(Some(timeout))?;
+        } else {
+            sock.set_write_timeout(Some(timeout))?;
+        }
+        sock.set_nonblocking(false)?;
+        let result = f(&self.0);
+        sock.set_nonblocking(true)?;
+        Ok(result)
+    }
+}
+
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+impl Transport for Tcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        retry(|| self.0.read(buf))
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        retry(|| self.0.write(buf))
+    }
+
+    fn read_wait(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        match self.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+        self.blocking(timeout, true, |mut s| retry(|| s.read(buf)))?
+    }
+
+    fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
+        let mut done = 0;
+        let result = self.blocking(timeout, false, |mut s| {
+            while done < buf.len() {
+                match retry(|| s.write(&buf[done..])) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => done += n,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        });
+        (done, result.and_then(|r| r))
+    }
+
+    fn shutdown_write(&mut self) {
+        let _ = self.0.shutdown(Shutdown::Write);
+    }
+
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        registry.register(&mut self.0, token, interest)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        registry.reregister(&mut self.0, token, interest)
+    }
+
+    fn deregister(&mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.0);
+    }
+}
