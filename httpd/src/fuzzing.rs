@@ -1,9 +1,13 @@
 //! Entry points for fuzzing and randomized tests: the sans-IO cores, with their invariants
 //! checked. Not part of the public API (only with the `fuzzing` feature, hidden from docs).
 
+use std::time::Duration;
+
 use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::head::{self as parse, Framing, HeaderSpan, Limits};
 use crate::proto::ws_codec::{self, CloseCode, Decoder, Opcode, Step};
+use crate::runtime::harness::Harness;
+use crate::{Config, Handler, Method};
 
 /// Parses `data` as a request head under small limits and checks the parser's invariants:
 /// positions lie inside the head, limits hold, the parse is deterministic, and any shorter
@@ -201,6 +205,53 @@ fn ws_run(stream: &[u8], max: usize, step: usize) -> (Vec<WsFrame>, Result<usize
     }
 }
 
+/// Feeds `data` to one session of a server core over an in-memory pipe, then closes the
+/// client's side, and checks that the server answered with HTTP/1.1 responses (or nothing),
+/// closed the session, and still serves a well-formed request on a new session.
+///
+/// # Panics
+/// When one of those does not hold.
+pub fn session(data: &[u8]) {
+    let config = Config::builder()
+        .max_open_sockets(4)
+        .recv_wait_timeout(Duration::from_millis(50))
+        .max_body_len(Some(64 * 1024))
+        .build()
+        .expect("valid config");
+    let handlers = vec![
+        Handler::new("/hello", Method::Get, |req| req.send_str("Hello World!")),
+        Handler::new("/echo", Method::Any, |req| {
+            let body = req.read_body(64 * 1024)?;
+            req.send(&body)
+        }),
+        Handler::new("/stream", Method::Get, |req| {
+            req.send_body(crate::Body::from_reader(&b"streamed"[..], None))
+        }),
+    ];
+    let mut harness = Harness::new(config, handlers);
+    let (slot, client) = harness.connect().expect("a free slot");
+    client.send(data);
+    client.close();
+    harness.run(slot, true, 10_000);
+    let reply = client.received();
+    assert!(
+        reply.is_empty() || reply.starts_with(b"HTTP/1.1 "),
+        "{reply:?}"
+    );
+    assert!(
+        harness.closed(slot),
+        "session still open after the client closed"
+    );
+
+    let (slot, client) = harness.connect().expect("a free slot");
+    client.send(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    harness.run(slot, false, 100);
+    assert!(
+        client.received().ends_with(b"Hello World!"),
+        "server stopped serving"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +339,29 @@ mod tests {
                     decode_chunked(&input[body + 4..], step);
                 }
             });
+            assert!(
+                result.is_ok(),
+                "seed {seed}, case {i}: input {:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+
+    /// Mutated requests through a whole session over the in-memory pipe.
+    #[test]
+    fn randomized_inputs_through_a_session() {
+        let seed = std::env::var("HTTPD_RANDOM_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_1234_u64);
+        let mut rng = Rng(seed | 1);
+        for i in 0..2_000 {
+            let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
+            if rng.below(2) == 0 {
+                input.extend_from_slice(SEEDS[rng.below(SEEDS.len())]);
+            }
+            mutate(&mut rng, &mut input);
+            let result = std::panic::catch_unwind(|| session(&input));
             assert!(
                 result.is_ok(),
                 "seed {seed}, case {i}: input {:?}",

@@ -112,6 +112,7 @@ impl Method {
         }
     }
 
+    #[inline]
     pub(crate) fn from_token(token: &str) -> Option<Method> {
         Some(match token {
             "GET" => Method::Get,

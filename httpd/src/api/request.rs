@@ -12,6 +12,7 @@ use super::detach::{AsyncRequest, Handoff};
 use super::exchange::{Env, Exchange, Progress};
 use crate::config::FailurePolicy;
 use crate::conn::session::Session;
+use crate::conn::transport::Transport;
 use crate::proto::head::{Framing, Span, UnreadBody};
 use crate::proto::response::CONTINUE;
 use crate::proto::uri::{path_of, percent_decode, query_pairs};

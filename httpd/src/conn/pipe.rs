@@ -74,19 +74,10 @@ impl PipeClient {
 
     /// Limits what the server can write until [`set_room`](PipeClient::set_room) is called
     /// again (`None`: no limit).
+    #[cfg(test)]
     pub(crate) fn set_room(&self, room: Option<usize>) {
         self.0.lock().room = room;
         self.0.changed.notify_all();
-    }
-
-    /// Whether the server shut its write side.
-    pub(crate) fn server_closed(&self) -> bool {
-        self.0.lock().server_closed
-    }
-
-    /// Bytes sent and not yet read by the server.
-    pub(crate) fn unread(&self) -> usize {
-        self.0.lock().to_server.len()
     }
 }
 

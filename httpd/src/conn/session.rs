@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::buffer::{BufPool, Input, Output};
 use super::source::Pulled;
-use super::transport::Transport;
+use super::transport::{Stream, Transport};
 use crate::proto::chunked::{self, ChunkedDecoder};
 use crate::proto::head::{parse_head, Framing, Head, HeaderSpan, Limits, UnreadBody};
 use crate::types::SessionId;
@@ -131,7 +131,7 @@ pub(crate) enum Discarded {
 pub(crate) struct Session {
     pub(crate) id: SessionId,
     pub(crate) peer: SocketAddr,
-    pub(crate) transport: Box<dyn Transport>,
+    pub(crate) transport: Stream,
     pub(crate) input: Input,
     pub(crate) output: Output,
     pub(crate) phase: Phase,
@@ -161,12 +161,7 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new(
-        id: SessionId,
-        transport: Box<dyn Transport>,
-        peer: SocketAddr,
-        now_used: u64,
-    ) -> Self {
+    pub(crate) fn new(id: SessionId, transport: Stream, peer: SocketAddr, now_used: u64) -> Self {
         Session {
             id,
             peer,
@@ -238,6 +233,7 @@ impl Session {
     }
 
     /// Advances the request being read (heads, then small bodies) over the buffered input.
+    #[inline]
     pub(crate) fn poll_request(
         &mut self,
         limits: &RequestLimits,
@@ -254,10 +250,12 @@ impl Session {
                     Err(code) => return Inbound::Refused(code),
                     Ok(Some(head)) => head,
                 };
-                if let Framing::Length(n) = head.framing {
-                    if limits.max_body_len.is_some_and(|max| n > max) {
-                        return Inbound::Refused(ErrorCode::ContentTooLarge);
+                match head.framing {
+                    Framing::Empty => return Inbound::Ready(head),
+                    Framing::Length(n) if limits.max_body_len.is_some_and(|max| n > max) => {
+                        return Inbound::Refused(ErrorCode::ContentTooLarge)
                     }
+                    Framing::Length(_) | Framing::Chunked => {}
                 }
                 let mut body = ReadBody::new(head, limits.max_chunk_line);
                 if body.complete(input, limits.body_buffer_len) {
@@ -360,7 +358,9 @@ impl Session {
     /// blocking. `Ok(true)` when all of it is written.
     pub(crate) fn flush_nonblocking(&mut self) -> io::Result<bool> {
         loop {
-            self.pull_source(super::source::PULL_LEN);
+            if self.output.source.is_some() {
+                self.pull_source(super::source::PULL_LEN);
+            }
             let out = &mut self.output;
             if out.pending() == 0 {
                 return Ok(true);

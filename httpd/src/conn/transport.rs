@@ -42,6 +42,71 @@ pub(crate) trait Transport: Send {
     fn deregister(&mut self, registry: &Registry);
 }
 
+/// The transports a session may have, dispatched statically: a read or write on the hot
+/// path is a match, not an indirect call. TLS joins as a variant (issue 11).
+pub(crate) enum Stream {
+    Tcp(Tcp),
+    #[cfg(any(test, feature = "fuzzing"))]
+    Pipe(super::pipe::Pipe),
+}
+
+/// Calls `$method` on whichever transport `$stream` holds.
+macro_rules! dispatch {
+    ($stream:expr, $t:ident => $call:expr) => {
+        match $stream {
+            Stream::Tcp($t) => $call,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe($t) => $call,
+        }
+    };
+}
+
+impl Transport for Stream {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        dispatch!(self, t => t.read(buf))
+    }
+
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        dispatch!(self, t => t.write(buf))
+    }
+
+    fn read_wait(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        dispatch!(self, t => t.read_wait(buf, timeout))
+    }
+
+    fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
+        dispatch!(self, t => t.write_wait(buf, timeout))
+    }
+
+    fn shutdown_write(&mut self) {
+        dispatch!(self, t => t.shutdown_write())
+    }
+
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        dispatch!(self, t => t.register(registry, token, interest))
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        dispatch!(self, t => t.reregister(registry, token, interest))
+    }
+
+    fn deregister(&mut self, registry: &Registry) {
+        dispatch!(self, t => t.deregister(registry))
+    }
+}
+
 /// Plain TCP.
 pub(crate) struct Tcp(pub(crate) TcpStream);
 
@@ -76,10 +141,12 @@ fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
 }
 
 impl Transport for Tcp {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         retry(|| self.0.read(buf))
     }
 
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         retry(|| self.0.write(buf))
     }

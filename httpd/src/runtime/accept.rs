@@ -10,7 +10,7 @@ use socket2::SockRef;
 
 use super::{arm, Core};
 use crate::conn::session::Session;
-use crate::conn::transport::{Tcp, Transport};
+use crate::conn::transport::{Stream, Tcp, Transport};
 
 /// Connections accepted per turn, so a connection flood cannot starve served sessions.
 const ACCEPTS_PER_TURN: usize = 64;
@@ -33,7 +33,7 @@ impl Core {
                         continue;
                     }
                     configure(&stream, self.config());
-                    self.open(Box::new(Tcp(stream)), peer);
+                    self.open(Stream::Tcp(Tcp(stream)), peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.listener_ready = false;
@@ -70,11 +70,7 @@ impl Core {
     }
 
     /// Opens a session over `transport`, unless `on_open` refuses it. Returns its slot.
-    pub(crate) fn open(
-        &mut self,
-        mut transport: Box<dyn Transport>,
-        peer: SocketAddr,
-    ) -> Option<usize> {
+    pub(crate) fn open(&mut self, mut transport: Stream, peer: SocketAddr) -> Option<usize> {
         let config = &self.env.config;
         let id = self.sessions.next_id();
         if let Err(e) = transport.register(&self.registry, Token(id.slot()), Interest::READABLE) {

@@ -9,6 +9,7 @@ use mio::{Interest, Token};
 use super::{arm, Core};
 use crate::api::ws;
 use crate::conn::session::{Discarded, Phase};
+use crate::conn::transport::Transport;
 
 /// How long a closing connection's unread input is drained, so the response is not destroyed
 /// by a reset, and how much of it.

@@ -11,6 +11,8 @@
 
 mod accept;
 pub(crate) mod control;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod harness;
 mod io;
 mod serve;
 pub(crate) mod shared;
