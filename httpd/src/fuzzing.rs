@@ -256,6 +256,14 @@ pub fn session(data: &[u8]) {
 mod tests {
     use super::*;
 
+    /// `HTTPD_RANDOM_SEED`, or a fixed default.
+    fn seed() -> u64 {
+        std::env::var("HTTPD_RANDOM_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_1234_u64)
+    }
+
     /// xorshift64*: a few lines of deterministic randomness, no dependency.
     struct Rng(u64);
 
@@ -323,10 +331,7 @@ mod tests {
     /// `HTTPD_RANDOM_SEED` picks another sequence; the failing input is printed on panic.
     #[test]
     fn randomized_inputs_keep_parser_and_decoder_invariants() {
-        let seed = std::env::var("HTTPD_RANDOM_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5eed_1234_u64);
+        let seed = seed();
         let mut rng = Rng(seed | 1);
         for i in 0..30_000 {
             let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
@@ -350,10 +355,7 @@ mod tests {
     /// Mutated requests through a whole session over the in-memory pipe.
     #[test]
     fn randomized_inputs_through_a_session() {
-        let seed = std::env::var("HTTPD_RANDOM_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5eed_1234_u64);
+        let seed = seed();
         let mut rng = Rng(seed | 1);
         for i in 0..2_000 {
             let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
@@ -418,10 +420,7 @@ mod tests {
     /// byte by byte agree). `HTTPD_RANDOM_SEED` picks another sequence.
     #[test]
     fn randomized_frames_keep_ws_decoder_invariants() {
-        let seed = std::env::var("HTTPD_RANDOM_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5eed_1234_u64);
+        let seed = seed();
         let mut rng = Rng(seed | 1);
         let seeds = ws_seeds();
         for i in 0..20_000 {

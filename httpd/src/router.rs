@@ -128,6 +128,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
+    #[inline]
     pub(crate) fn route(&self, method: Method, path: &[u8]) -> Route<'_> {
         let mut path_matched = false;
         let mut get_fallback = None;

@@ -178,6 +178,7 @@ impl UriMatch {
     }
 
     /// On the request's bytes: only a custom matcher needs the path as text.
+    #[inline]
     pub(crate) fn matches_bytes(&self, template: &str, path: &[u8]) -> bool {
         match self {
             UriMatch::Exact => template.as_bytes() == path,

@@ -207,33 +207,15 @@ fn with_match_exact_on_a_wildcard_server() {
 
 // ---- 5. Raw session ids ----
 
-/// Registers `GET /id`, which reports the session id on the returned channel.
+/// `GET /id` (see `util::register_id_handler`) and `GET /hello`.
 fn register_id_handler(server: &Server) -> Receiver<SessionId> {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    server
-        .register(Handler::new("/id", Method::Get, move |req| {
-            let id = req.session_id();
-            tx.lock().unwrap().send(id).unwrap();
-            req.send_str(&id.to_string())
-        }))
-        .unwrap();
+    let ids = util::register_id_handler(server);
     server
         .register(Handler::new("/hello", Method::Get, |req| {
             req.send_str("Hello World!")
         }))
         .unwrap();
-    rx
-}
-
-fn session_id(c: &mut Client, ids: &Receiver<SessionId>) -> SessionId {
-    let r = c.get("/id");
-    assert_eq!(r.status, 200);
-    let id = ids
-        .recv_timeout(IO_TIMEOUT)
-        .expect("handler reported its id");
-    assert_eq!(r.text(), id.to_string());
-    id
+    ids
 }
 
 fn slot(id: SessionId) -> String {

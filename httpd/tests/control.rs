@@ -4,42 +4,17 @@
 //! that register or unregister handlers while the server runs.
 mod util;
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use httpd::{Config, Error, Handler, Method, Server, SessionId};
-use util::{start, Client, IO_TIMEOUT};
+use util::{register_id_handler, session_id, start, Client, IO_TIMEOUT};
 
 /// A second, complete response pushed to a client outside any request (ESP-IDF's async_data).
 const PUSHED: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\npushed";
-
-/// Registers `GET /id`, which reports the request's session id on the returned channel and
-/// answers with it as text.
-fn register_id_handler(server: &Server) -> Receiver<SessionId> {
-    let (tx, rx) = channel();
-    server
-        .register(Handler::new("/id", Method::Get, move |req| {
-            let id = req.session_id();
-            let _ = tx.send(id);
-            req.send_str(&id.to_string())
-        }))
-        .unwrap();
-    rx
-}
-
-/// Asks `/id` on `c` and returns the session id the handler saw.
-fn session_id(c: &mut Client, ids: &Receiver<SessionId>) -> SessionId {
-    let r = c.get("/id");
-    assert_eq!(r.status, 200);
-    let id = ids
-        .recv_timeout(IO_TIMEOUT)
-        .expect("handler reported its id");
-    assert_eq!(r.text(), id.to_string());
-    id
-}
 
 /// Runs `f` on the server thread and waits (bounded) for its result. Because the control queue
 /// is FIFO, this also waits for every control message queued before it.

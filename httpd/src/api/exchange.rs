@@ -167,6 +167,7 @@ impl Exchange {
 
 impl Exchange {
     /// What is left of the request body, given the session's buffered input.
+    #[inline]
     pub(crate) fn body_left(&self, input_end: usize) -> BodyLeft {
         let buffered = input_end.saturating_sub(self.body.pos) as u64;
         match &self.body.unread {

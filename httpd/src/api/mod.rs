@@ -7,4 +7,5 @@ pub(crate) mod detach;
 pub(crate) mod exchange;
 pub(crate) mod request;
 mod respond;
+mod session_api;
 pub(crate) mod ws;

@@ -1,11 +1,9 @@
 //! What a handler gets: the request's head and body, its session's context, detaching
 //! (ESP-IDF's `httpd_req_*`). The response side is in `respond`.
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::detach::{AsyncRequest, Handoff};
@@ -16,7 +14,7 @@ use crate::conn::transport::Transport;
 use crate::proto::head::{Framing, Span, UnreadBody};
 use crate::proto::response::CONTINUE;
 use crate::proto::uri::{path_of, percent_decode, query_pairs};
-use crate::types::{Method, SessionId, Version};
+use crate::types::{Method, Version};
 use crate::{Error, ErrorCode};
 
 /// A request being handled, and its response. Handlers receive `&mut Request`.
@@ -58,6 +56,7 @@ impl fmt::Debug for Request<'_> {
 impl<'a> Request<'a> {
     /// The one way to put a request together: a session, the exchange it is in, and the
     /// environment it runs in.
+    #[inline]
     pub(crate) fn new(session: &'a mut Session, ex: &'a mut Exchange, env: &'a Env) -> Self {
         Request { session, ex, env }
     }
@@ -167,16 +166,6 @@ impl<'a> Request<'a> {
         self.ex.head.framing == Framing::Chunked
     }
 
-    /// The client's address.
-    pub fn remote_addr(&self) -> SocketAddr {
-        self.session.peer
-    }
-
-    /// The id of this request's session (connection).
-    pub fn session_id(&self) -> SessionId {
-        self.session.id
-    }
-
     /// Detaches the request from the server thread (ESP-IDF's
     /// `httpd_req_async_handler_begin`): returns a `Send + 'static` [`AsyncRequest`] that another
     /// thread uses to read the body and respond. The session is not polled (nor purged) until
@@ -204,7 +193,7 @@ impl<'a> Request<'a> {
     pub(crate) fn complete(&mut self, result: Result<(), Error>, fallback: Option<ErrorCode>) {
         let e = match result {
             Ok(()) => {
-                let _ = match (self.ex.resp.progress, fallback) {
+                let ended = match (self.ex.resp.progress, fallback) {
                     (Progress::NotStarted, Some(code)) => self.send_err(code, None),
                     (Progress::NotStarted, None) => self.send(b""),
                     (Progress::Chunked | Progress::UntilClose | Progress::Declared, _) => {
@@ -212,7 +201,12 @@ impl<'a> Request<'a> {
                     }
                     (Progress::Raw | Progress::Done, _) => Ok(()),
                 };
-                return;
+                match ended {
+                    Ok(()) => return,
+                    // An empty body where the handler declared a length: its response is wrong
+                    // however it ends, so it ends as a failure does.
+                    Err(e) => e,
+                }
             }
             Err(e) => e,
         };
@@ -225,7 +219,9 @@ impl<'a> Request<'a> {
         }
         match self.env.config.failure_policy {
             FailurePolicy::ErrorPage => {
-                let _ = self.send_err(e.status(), None);
+                if self.send_err(e.status(), None).is_err() {
+                    self.ex.resp.broken = true;
+                }
             }
             FailurePolicy::Close => {
                 self.ex.resp.progress = Progress::Done;
@@ -366,43 +362,9 @@ impl<'a> Request<'a> {
         }
     }
 
-    // ---- session context --------------------------------------------------------------------
+    // ---- session ----------------------------------------------------------------------------
 
-    /// The session's context, if one of type `T` is set (ESP-IDF's `req->sess_ctx`).
-    pub fn session_ctx<T: Any + Send>(&mut self) -> Option<&mut T> {
-        self.session.ctx_mut()
-    }
-
-    /// Sets the session's context, dropping (freeing) the previous one. It lives until the
-    /// connection closes, it is replaced, or the server stops.
-    pub fn set_session_ctx<T: Any + Send>(&mut self, ctx: T) {
-        self.session.set_ctx(ctx);
-    }
-
-    /// The session's context of type `T`, created with `f` if there is none (or it has
-    /// another type, which is dropped).
-    pub fn session_ctx_or_insert_with<T: Any + Send>(&mut self, f: impl FnOnce() -> T) -> &mut T {
-        if !self.session.ctx.as_ref().is_some_and(|c| c.is::<T>()) {
-            self.session.set_ctx(f());
-        }
-        self.session.ctx_mut().expect("context was just set to a T")
-    }
-
-    /// Removes and returns the session's context if it has type `T` (otherwise leaves it).
-    pub fn take_session_ctx<T: Any + Send>(&mut self) -> Option<T> {
-        match self.session.ctx.take()?.downcast::<T>() {
-            Ok(ctx) => Some(*ctx),
-            Err(other) => {
-                self.session.ctx = Some(other);
-                None
-            }
-        }
-    }
-
-    /// Drops the session's context, whatever its type.
-    pub fn clear_session_ctx(&mut self) {
-        self.session.ctx = None;
-    }
+    super::session_api::session_api!();
 }
 
 impl io::Read for Request<'_> {

@@ -25,8 +25,9 @@ pub(crate) enum Phase {
     /// Waiting for (the rest of) a request head.
     ReadHead,
     /// The head is complete; a body small enough to buffer is still arriving. The loop reads it
-    /// without blocking, then runs the handler.
-    ReadBody(ReadBody),
+    /// without blocking, then runs the handler. (Boxed: most requests never wait here, and an
+    /// idle session should stay small.)
+    ReadBody(Box<ReadBody>),
     /// A handler is running with this session's request (within one step of the loop).
     InHandler,
     /// Discarding the unread body of the last request; `budget` bytes may still be discarded.
@@ -188,10 +189,31 @@ impl Session {
         self.ctx = Some(Box::new(ctx));
     }
 
+    /// The context of type `T`, created with `f` if there is none (or one of another type,
+    /// which is dropped).
+    pub(crate) fn ctx_or_insert_with<T: Any + Send>(&mut self, f: impl FnOnce() -> T) -> &mut T {
+        if !self.ctx.as_ref().is_some_and(|c| c.is::<T>()) {
+            self.set_ctx(f());
+        }
+        self.ctx_mut().expect("context was just set to a T")
+    }
+
+    /// Removes the context if it has type `T` (otherwise leaves it).
+    pub(crate) fn take_ctx<T: Any + Send>(&mut self) -> Option<T> {
+        match self.ctx.take()?.downcast::<T>() {
+            Ok(ctx) => Some(*ctx),
+            Err(other) => {
+                self.ctx = Some(other);
+                None
+            }
+        }
+    }
+
     // ---- reading ---------------------------------------------------------------------------
 
     /// Reads once into the input buffer if the transport may have bytes. `Ok(true)` when bytes
     /// arrived; an end of stream sets `input.eof`.
+    #[inline]
     pub(crate) fn read_input(&mut self, pool: &mut BufPool) -> io::Result<bool> {
         let input = &mut self.input;
         if !input.readable {
@@ -226,6 +248,7 @@ impl Session {
     }
 
     /// Gives the input buffer back to the pool if it holds nothing.
+    #[inline]
     pub(crate) fn release_input(&mut self, pool: &mut BufPool) {
         if self.input.end == 0 && !self.input.data.is_empty() {
             pool.give(std::mem::take(&mut self.input.data));
@@ -261,7 +284,7 @@ impl Session {
                 if body.complete(input, limits.body_buffer_len) {
                     return Inbound::Ready(head);
                 }
-                self.phase = Phase::ReadBody(body);
+                self.phase = Phase::ReadBody(Box::new(body));
                 Inbound::PartialBody {
                     expect_continue: head.expect_continue,
                 }
@@ -356,6 +379,7 @@ impl Session {
 
     /// Writes pending output, pulling the body source as the transport drains, without
     /// blocking. `Ok(true)` when all of it is written.
+    #[inline]
     pub(crate) fn flush_nonblocking(&mut self) -> io::Result<bool> {
         loop {
             if self.output.source.is_some() {

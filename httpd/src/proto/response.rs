@@ -39,6 +39,7 @@ impl Outcome {
     /// The one keep-alive rule: whether the connection closes after this response. A body too
     /// long to drain, or one the client holds back for a `100 Continue` it never got, closes it
     /// too, and the response says so.
+    #[inline]
     pub(crate) fn must_close(&self) -> bool {
         self.request == KeepAlive::Close
             || self.handler_close

@@ -93,6 +93,7 @@ impl Core {
 
     /// Before a handler (or an error page) runs: the latest handler table, this turn's output
     /// budget, and an output buffer for the session.
+    #[inline]
     fn prepare_response(&mut self, slot: usize) {
         if self.shared.router.version() != self.table_version {
             (self.table, self.table_version) = self.shared.router.snapshot();
@@ -111,22 +112,23 @@ impl Core {
             .min(config.max_pending_total.saturating_sub(self.held));
     }
 
+    /// The session's request, now in its handler, and the handler table.
+    #[inline]
+    fn request(&mut self, slot: usize) -> (Request<'_>, &Table) {
+        let session = &mut self.sessions[slot];
+        session.phase = Phase::InHandler;
+        (Request::new(session, &mut self.ex, &self.env), &self.table)
+    }
+
     fn dispatch(&mut self, slot: usize, head: Head) {
         self.prepare_response(slot);
         self.ex.begin(head, self.env.config.max_req_hdr_len);
-        let Core {
-            sessions,
-            ex,
-            env,
-            table,
-            ..
-        } = self;
-        let session = &mut sessions[slot];
-        session.deadline = None;
-        session.phase = Phase::InHandler;
-        let path = path_of(head.target.get(&session.input.data));
-        let route = table.route(head.method, path);
-        let mut req = Request::new(session, ex, env);
+        self.sessions[slot].deadline = None;
+        let (mut req, table) = self.request(slot);
+        let route = table.route(
+            head.method,
+            path_of(head.target.get(&req.session.input.data)),
+        );
         let (result, fallback) = match route {
             Route::Found(Kind::Http(f)) => (call(|| f(&mut req)), None),
             Route::Found(Kind::WebSocket(endpoint)) => match ws::handshake(&mut req, endpoint) {
@@ -156,16 +158,7 @@ impl Core {
         log::debug!("session {}: {}", self.sessions[slot].id, code);
         self.prepare_response(slot);
         self.ex.begin_broken();
-        let Core {
-            sessions,
-            ex,
-            env,
-            table,
-            ..
-        } = self;
-        let session = &mut sessions[slot];
-        session.phase = Phase::InHandler;
-        let mut req = Request::new(session, ex, env);
+        let (mut req, table) = self.request(slot);
         let result = answer_error(table, &mut req, code);
         self.finish(slot, result, Some(code));
     }

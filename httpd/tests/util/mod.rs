@@ -270,3 +270,31 @@ impl Client {
         silent
     }
 }
+
+/// Registers `GET /id`, which reports the request's session id on the returned channel and
+/// answers with it as text.
+pub fn register_id_handler(server: &Server) -> std::sync::mpsc::Receiver<httpd::SessionId> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    server
+        .register(httpd::Handler::new("/id", httpd::Method::Get, move |req| {
+            let id = req.session_id();
+            let _ = tx.send(id);
+            req.send_str(&id.to_string())
+        }))
+        .unwrap();
+    rx
+}
+
+/// Asks `/id` on `c` and returns the session id the handler saw.
+pub fn session_id(
+    c: &mut Client,
+    ids: &std::sync::mpsc::Receiver<httpd::SessionId>,
+) -> httpd::SessionId {
+    let r = c.get("/id");
+    assert_eq!(r.status, 200);
+    let id = ids
+        .recv_timeout(IO_TIMEOUT)
+        .expect("handler reported its id");
+    assert_eq!(r.text(), id.to_string());
+    id
+}

@@ -1,14 +1,11 @@
 //! What a WebSocket handler gets: sending frames, closing, and the session.
 
-use std::any::Any;
 use std::fmt;
-use std::net::SocketAddr;
 
 use super::session::{encode_message, state, WsState};
 use crate::api::exchange::{bound_output, Env};
 use crate::conn::session::Session;
 use crate::proto::ws_codec::{self, CloseCode, Opcode};
-use crate::types::SessionId;
 use crate::Error;
 
 /// What a WebSocket handler gets: sending frames, closing, and the session.
@@ -149,23 +146,5 @@ impl WsConn<'_> {
         bound_output(self.session, self.env)
     }
 
-    /// The session's id (for [`Server::ws_send`](crate::Server::ws_send) from other threads).
-    pub fn session_id(&self) -> SessionId {
-        self.session.id
-    }
-
-    /// The client's address.
-    pub fn remote_addr(&self) -> SocketAddr {
-        self.session.peer
-    }
-
-    /// The session's context, if one of type `T` is set.
-    pub fn session_ctx<T: Any + Send>(&mut self) -> Option<&mut T> {
-        self.session.ctx_mut()
-    }
-
-    /// Sets the session's context, dropping the previous one.
-    pub fn set_session_ctx<T: Any + Send>(&mut self, ctx: T) {
-        self.session.set_ctx(ctx);
-    }
+    crate::api::session_api::session_api!();
 }

@@ -238,3 +238,15 @@ fn a_blocking_flush_waits_for_a_slow_reader() {
     s.flush_blocking(0, Duration::from_secs(10)).unwrap();
     assert_eq!(reader.join().unwrap(), vec![7u8; 5000]);
 }
+
+#[test]
+fn an_idle_session_stays_small() {
+    // Measured by the harness as bytes per idle connection; a phase that grows this grows
+    // every connection's cost.
+    let size = std::mem::size_of::<Session>();
+    assert!(size <= 256, "Session is {size} bytes");
+    println!(
+        "Session: {size} bytes, Phase: {}",
+        std::mem::size_of::<Phase>()
+    );
+}
