@@ -41,8 +41,6 @@ pub(crate) struct Output {
     pub(crate) waiting: bool,
     /// Close the session once everything is written.
     pub(crate) close_when_flushed: bool,
-    /// Bytes written over the session's life: tells progress from a refill.
-    pub(crate) written: u64,
 }
 
 impl Output {
@@ -58,7 +56,6 @@ impl Output {
     /// Bytes written: drops them, and frees the front of the buffer once all are gone.
     pub(crate) fn advance(&mut self, n: usize) {
         self.pos += n;
-        self.written += n as u64;
         if self.pos == self.data.len() {
             self.data.clear();
             self.pos = 0;

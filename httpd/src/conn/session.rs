@@ -381,18 +381,29 @@ impl Session {
     /// blocking. `Ok(true)` when all of it is written.
     #[inline]
     pub(crate) fn flush_nonblocking(&mut self) -> io::Result<bool> {
+        self.write_out().map(|(done, _)| done)
+    }
+
+    /// [`flush_nonblocking`](Session::flush_nonblocking), also telling whether any byte was
+    /// written (progress, as opposed to a source refilling the buffer).
+    #[inline]
+    pub(crate) fn write_out(&mut self) -> io::Result<(bool, bool)> {
+        let mut wrote = false;
         loop {
             if self.output.source.is_some() {
                 self.pull_source(super::source::PULL_LEN);
             }
             let out = &mut self.output;
             if out.pending() == 0 {
-                return Ok(true);
+                return Ok((true, wrote));
             }
             match self.transport.write(&out.data[out.pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => out.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Ok(n) => {
+                    out.advance(n);
+                    wrote = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((false, wrote)),
                 Err(e) => return Err(e),
             }
         }

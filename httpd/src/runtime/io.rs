@@ -53,12 +53,11 @@ impl Core {
     /// Writes the session's pending output; closes it when done if it is closing.
     pub(super) fn flush(&mut self, slot: usize) -> Flushed {
         let s = &mut self.sessions[slot];
-        let written = s.output.written;
         if s.output.waiting {
             self.held = self.held.saturating_sub(s.pending_output());
         }
-        match s.flush_nonblocking() {
-            Ok(true) => {
+        match s.write_out() {
+            Ok((true, _)) => {
                 if s.output.waiting {
                     s.output.waiting = false;
                     let _ = s
@@ -73,7 +72,7 @@ impl Core {
                 }
                 Flushed::Done
             }
-            Ok(false) => {
+            Ok((false, wrote)) => {
                 let first_wait = !s.output.waiting;
                 if first_wait {
                     s.output.waiting = true;
@@ -85,7 +84,7 @@ impl Core {
                 }
                 self.held += s.pending_output();
                 // The client has `send_wait_timeout` to make progress on what we hold.
-                if first_wait || s.output.written != written {
+                if first_wait || wrote {
                     let at = self.now + self.env.config.send_wait_timeout;
                     arm(&mut self.next_timer, s, Some(at));
                 }

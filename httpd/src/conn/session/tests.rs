@@ -174,9 +174,9 @@ fn output_waits_for_room_and_resumes_where_it_stopped() {
     let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
     s.output.data.extend_from_slice(&data);
     client.set_room(Some(3000));
-    assert!(!s.flush_nonblocking().unwrap());
-    assert_eq!(s.output.written, 3000);
+    assert_eq!(s.write_out().unwrap(), (false, true));
     assert_eq!(s.pending_output(), 7000);
+    assert_eq!(s.write_out().unwrap(), (false, false));
     client.set_room(None);
     assert!(s.flush_nonblocking().unwrap());
     assert_eq!(client.received(), data);
