@@ -227,6 +227,11 @@ pub fn session(data: &[u8]) {
         Handler::new("/stream", Method::Get, |req| {
             req.send_body(crate::Body::from_reader(&b"streamed"[..], None))
         }),
+        crate::WsHandler::new("/ws", |conn, frame| match frame.text() {
+            Some(text) => conn.send_text(text),
+            None => conn.send_binary(frame.payload()),
+        })
+        .into(),
     ];
     let mut harness = Harness::new(config, handlers);
     let (slot, client) = harness.connect().expect("a free slot");
@@ -357,8 +362,16 @@ mod tests {
     fn randomized_inputs_through_a_session() {
         let seed = seed();
         let mut rng = Rng(seed | 1);
+        let upgrade: &[u8] = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        let frames = ws_seeds();
         for i in 0..2_000 {
-            let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
+            let mut input = if rng.below(4) == 0 {
+                [upgrade, &frames[rng.below(frames.len())]].concat()
+            } else {
+                SEEDS[rng.below(SEEDS.len())].to_vec()
+            };
             if rng.below(2) == 0 {
                 input.extend_from_slice(SEEDS[rng.below(SEEDS.len())]);
             }

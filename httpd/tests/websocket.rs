@@ -5,7 +5,7 @@ mod util;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use httpd::{CloseCode, Config, Error, ErrorCode, Opcode, Server, WsHandler, WsMessage};
 use tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
@@ -487,4 +487,36 @@ fn a_handler_can_start_the_close_handshake_and_the_server_waits_for_the_reply() 
     let r = s.read_to_end(&mut rest);
     assert!(r.is_ok() || r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset));
     assert!(rest.is_empty(), "nothing after our close: {rest:?}");
+}
+
+#[test]
+fn a_client_that_sends_its_upgrade_a_message_and_its_fin_together_is_answered_and_closed() {
+    // Everything arrives in one segment: the loop sees the end of stream while the message is
+    // still buffered, and no further readiness event will come to close the session.
+    let server = echo_server(Config::builder());
+    let mut s = TcpStream::connect(server.local_addr()).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    s.write_all(&[upgrade.as_bytes(), &frame(0x81, b"last words")].concat())
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)
+        .expect("the server closes the connection");
+    let head_end = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a 101 head")
+        + 4;
+    assert!(reply.starts_with(b"HTTP/1.1 101 "));
+    assert_eq!(
+        &reply[head_end..],
+        [&[0x81, 10][..], b"last words"].concat()
+    );
+    let closed = Instant::now() + IO_TIMEOUT;
+    while !server.clients().is_empty() {
+        assert!(Instant::now() < closed, "the session stays open");
+        std::thread::yield_now();
+    }
 }

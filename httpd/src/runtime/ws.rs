@@ -37,9 +37,12 @@ impl Core {
         } else {
             WsNext::Wait
         };
-        if next == WsNext::Wait && self.sessions[slot].input.eof {
-            // The client went away without a close handshake.
-            self.close(slot);
+        let s = &self.sessions[slot];
+        if s.input.eof && (next == WsNext::Wait || s.input.end == 0) {
+            // The client went away without a close handshake (perhaps right after its last
+            // message, which no further readiness event would follow): what we have for it
+            // still goes out, then the session closes.
+            self.close_gracefully(slot);
             return;
         }
         self.after_ws(slot, next);

@@ -34,8 +34,6 @@ pub type WsSendCallback = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
 /// Default largest message an endpoint accepts (close 1009 beyond it).
 const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
-/// A message buffer that grew larger than this is freed after its message.
-const KEEP_MESSAGE_CAPACITY: usize = 4 * 1024;
 
 /// A received WebSocket message, message part or control frame.
 #[derive(Debug, Clone, Copy)]

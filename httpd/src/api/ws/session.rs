@@ -4,10 +4,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{WsConn, WsEndpoint, WsFrame, WsMessage, WsSendCallback, KEEP_MESSAGE_CAPACITY};
+use super::{WsConn, WsEndpoint, WsFrame, WsMessage, WsSendCallback};
 use crate::api::exchange::Env;
 use crate::conn::session::{Phase, Session};
-use crate::proto::ws_codec::{self, CloseCode, Decoder, Opcode};
+use crate::proto::ws_codec::{self, CloseCode, Opcode};
+use crate::proto::ws_message::{Assembler, Delivery, Event};
 use crate::Error;
 
 /// The WebSocket state of a session in the [`Phase::WebSocket`] phase.
@@ -31,11 +32,7 @@ pub(crate) fn close_sent(session: &mut Session) -> bool {
 /// A session's WebSocket state (boxed in the session while it speaks WebSocket).
 pub(crate) struct WsState {
     pub(crate) endpoint: Arc<WsEndpoint>,
-    decoder: Decoder,
-    /// The frame whose payload is arriving: its opcode and FIN bit.
-    frame: Option<(Opcode, bool)>,
-    /// The message being assembled (whole-message delivery).
-    message: Vec<u8>,
+    assembler: Assembler,
     /// A fragmented message sent by the handler is open: other data messages wait.
     pub(crate) sending_fragmented: bool,
     /// Data messages sent from other threads while `sending_fragmented`.
@@ -46,12 +43,13 @@ pub(crate) struct WsState {
 
 impl WsState {
     pub(crate) fn new(endpoint: Arc<WsEndpoint>) -> Self {
-        let max = endpoint.max_message;
+        let delivery = match endpoint.part_len {
+            Some(_) => Delivery::Parts,
+            None => Delivery::Whole,
+        };
         WsState {
+            assembler: Assembler::new(endpoint.max_message, delivery),
             endpoint,
-            decoder: Decoder::new(max),
-            frame: None,
-            message: Vec::new(),
             sending_fragmented: false,
             waiting: VecDeque::new(),
             close_sent: false,
@@ -79,10 +77,12 @@ pub(crate) fn on_input(session: &mut Session, env: &Env) -> WsNext {
             break WsNext::Close;
         };
         let end = session.input.end;
-        let step = ws.decoder.next(&mut session.input.data[pos..end]);
-        match step {
-            Ok(ws_codec::Step::Need) => break WsNext::Wait,
-            Err(code) => {
+        let (event, used) = ws.assembler.next(&mut session.input.data[pos..end]);
+        let at = pos;
+        pos += used;
+        match event {
+            Event::Need => break WsNext::Wait,
+            Event::Refused(code) => {
                 log::debug!(
                     "session {}: WebSocket protocol error, closing with {}",
                     session.id,
@@ -94,70 +94,35 @@ pub(crate) fn on_input(session: &mut Session, env: &Env) -> WsNext {
                 }
                 break WsNext::Close;
             }
-            Ok(ws_codec::Step::Frame {
-                fin,
-                opcode,
-                consumed,
-                ..
-            }) => {
-                pos += consumed;
-                ws.frame = Some((opcode, fin));
+            Event::Control { opcode, range } => {
+                let range = at + range.start..at + range.end;
+                match control_frame(session, env, opcode, range) {
+                    WsNext::Again => continue,
+                    other => break other,
+                }
             }
-            Ok(ws_codec::Step::Data {
-                range,
-                last_of_frame,
-                consumed,
-            }) => {
-                let (start, stop) = (pos + range.start, pos + range.end);
-                pos += consumed;
-                let Some((opcode, fin)) = ws.frame else {
-                    break WsNext::Close;
+            Event::Part { kind, range, last } => {
+                let part_len = ws.endpoint.part_len.unwrap_or(usize::MAX);
+                let range = at + range.start..at + range.end;
+                let r = deliver_parts(session, env, kind, range, part_len, last);
+                break if r == WsNext::Close {
+                    WsNext::Close
+                } else {
+                    WsNext::Again
                 };
-                if last_of_frame {
-                    ws.frame = None;
+            }
+            Event::Message { kind } => {
+                let message = ws.assembler.take_message();
+                let frame = WsFrame {
+                    opcode: kind,
+                    payload: &message,
+                    fin: true,
+                };
+                let r = call(session, env, frame);
+                if let Some(ws) = state_of(&mut session.phase) {
+                    ws.assembler.recycle(message);
                 }
-                if opcode.is_control() {
-                    match control_frame(session, env, opcode, start..stop) {
-                        WsNext::Again => continue,
-                        other => break other,
-                    }
-                }
-                let kind = ws.decoder.message_opcode().unwrap_or(Opcode::Binary);
-                let message_done = fin && last_of_frame;
-                if let Some(part_len) = ws.endpoint.part_len {
-                    let r = deliver_parts(session, env, kind, start..stop, part_len, message_done);
-                    break if r == WsNext::Close {
-                        WsNext::Close
-                    } else {
-                        WsNext::Again
-                    };
-                }
-                if ws.message.len() + (stop - start) > ws.endpoint.max_message {
-                    // The decoder checks announced lengths; this is a second line of defence.
-                    ws_codec::encode_close(&mut session.output.data, Some(CloseCode::TOO_BIG), "");
-                    break WsNext::Close;
-                }
-                ws.message
-                    .extend_from_slice(&session.input.data[start..stop]);
-                if message_done {
-                    let mut message = std::mem::take(&mut ws.message);
-                    let r = call(
-                        session,
-                        env,
-                        WsFrame {
-                            opcode: kind,
-                            payload: &message,
-                            fin: true,
-                        },
-                    );
-                    message.clear();
-                    if message.capacity() <= KEEP_MESSAGE_CAPACITY {
-                        if let Some(ws) = state_of(&mut session.phase) {
-                            ws.message = message;
-                        }
-                    }
-                    break r;
-                }
+                break r;
             }
         }
     };
