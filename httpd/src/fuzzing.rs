@@ -387,21 +387,8 @@ mod tests {
 
     /// Client WebSocket streams (masked with the RFC's example key) to mutate.
     fn ws_seeds() -> Vec<Vec<u8>> {
-        let frame = |fin, opcode, payload: &[u8]| {
-            let mut out = Vec::new();
-            ws_codec::encode_frame(&mut out, fin, opcode, payload);
-            let header_len = match out[1] {
-                126 => 4,
-                127 => 10,
-                _ => 2,
-            };
-            let key = [0x37, 0xfa, 0x21, 0x3d];
-            let payload = out.split_off(header_len);
-            out[1] |= 0x80;
-            out.extend(key);
-            out.extend(payload.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
-            out
-        };
+        let frame =
+            |fin, opcode, payload: &[u8]| ws_codec::client_stream(&[(fin, opcode, payload)]);
         vec![
             frame(true, Opcode::Text, b"Hello"),
             [

@@ -585,5 +585,20 @@ pub(crate) fn encode_close(out: &mut Vec<u8>, code: Option<CloseCode>, reason: &
     out.extend_from_slice(reason);
 }
 
+/// Frames as a client sends them, masked with RFC 6455's example key (for tests).
+#[cfg(test)]
+pub(crate) fn client_stream(frames: &[(bool, Opcode, &[u8])]) -> Vec<u8> {
+    const KEY: [u8; MASK_KEY_LEN] = [0x37, 0xfa, 0x21, 0x3d];
+    let mut stream = Vec::new();
+    for &(fin, opcode, payload) in frames {
+        let start = stream.len();
+        encode_header(&mut stream, fin, opcode, payload.len() as u64);
+        stream[start + 1] |= MASKED;
+        stream.extend(KEY);
+        stream.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
+    }
+    stream
+}
+
 #[cfg(test)]
 mod tests;

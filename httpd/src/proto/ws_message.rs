@@ -133,21 +133,9 @@ mod tests {
     use super::*;
     use crate::proto::ws_codec::encode_frame;
 
-    /// A client frame, masked with a fixed key.
+    /// A client frame.
     fn frame(fin: bool, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode_frame(&mut out, fin, opcode, payload);
-        let header_len = match out[1] {
-            126 => 4,
-            127 => 10,
-            _ => 2,
-        };
-        let key = [1, 2, 3, 4];
-        let payload = out.split_off(header_len);
-        out[1] |= 0x80;
-        out.extend(key);
-        out.extend(payload.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
-        out
+        crate::proto::ws_codec::client_stream(&[(fin, opcode, payload)])
     }
 
     /// Every event for `stream`, fed in pieces of `step` bytes, with message payloads.

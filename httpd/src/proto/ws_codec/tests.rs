@@ -30,13 +30,7 @@ fn mask_as_client(server_frame: &[u8]) -> Vec<u8> {
 
 /// A client stream: each frame encoded, then masked.
 fn client(frames: &[Frame]) -> Vec<u8> {
-    let mut stream = Vec::new();
-    for &(fin, opcode, payload) in frames {
-        let mut frame = Vec::new();
-        encode_frame(&mut frame, fin, opcode, payload);
-        stream.extend(mask_as_client(&frame));
-    }
-    stream
+    client_stream(frames)
 }
 
 /// A hand-written header (mask bit set or not, as given) plus `KEY` and the masked
