@@ -259,3 +259,25 @@ fn stopping_the_server_with_a_detached_request_pending_does_not_hang() {
     assert_eq!(c.response().text(), "late");
     assert!(c.is_closed());
 }
+
+#[test]
+fn a_detached_request_streams_a_body_from_a_reader() {
+    let (server, rx) = server_with_detach(Config::builder());
+    let mut c = Client::connect(server.local_addr());
+    c.send("GET /detach HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut detached = rx.recv_timeout(IO_TIMEOUT).unwrap();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let expected = body.clone();
+    let worker = thread::spawn(move || {
+        let mut req = detached.request().unwrap();
+        // Unknown length: chunked, written out before send_body returns.
+        req.send_body(httpd::Body::from_reader(std::io::Cursor::new(body), None))
+    });
+    let r = c.response();
+    assert_eq!(r.status, 200);
+    assert!(r.chunks.is_some(), "{:?}", r.headers);
+    assert_eq!(r.body, expected);
+    worker.join().unwrap().unwrap();
+    // The session came back and goes on.
+    assert_eq!(c.get("/hello").text(), "Hello World!");
+}

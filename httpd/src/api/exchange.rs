@@ -163,9 +163,7 @@ impl Exchange {
         self.begin(Head::empty(), 0);
         self.body.pos = 0;
     }
-}
 
-impl Exchange {
     /// What is left of the request body, given the session's buffered input.
     #[inline]
     pub(crate) fn body_left(&self, input_end: usize) -> BodyLeft {
@@ -186,7 +184,7 @@ impl Exchange {
 pub(crate) fn bound_output(session: &mut Session, env: &Env) -> Result<(), Error> {
     let timeout = env.config.send_wait_timeout;
     if env.detached() {
-        if session.pending_output() > 0 {
+        if session.output.busy() {
             session.flush_blocking(0, timeout)?;
         }
         return Ok(());
