@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Keep-alive load for callgrind runs.
 
-usage: client.py seq|pipe PORT
+usage: client.py seq|pipe|c50 PORT
   seq : 20,000 sequential GET /plaintext on one keep-alive connection
   pipe: 32,000 GET /plaintext on one connection, pipelined in batches of 16
+  c50 : 20,000 GET /plaintext over 50 keep-alive connections, one request on each per round
 Each response is read completely (headers + Content-Length body) and checked for 200.
 Prints the number of requests completed on stdout (last line).
 """
@@ -13,6 +14,7 @@ import sys
 HOST = "127.0.0.1"
 REQ = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
 SEQ_N = 20000
+CONNS = 50
 PIPE_N = 32000
 BATCH = 16
 
@@ -90,12 +92,27 @@ def run_pipe(port):
     return PIPE_N
 
 
+def run_c50(port):
+    assert SEQ_N % CONNS == 0
+    socks = [connect(port) for _ in range(CONNS)]
+    readers = [Reader(s) for s in socks]
+    for _ in range(SEQ_N // CONNS):
+        for s in socks:
+            s.sendall(REQ)
+        for r in readers:
+            r.response()
+    for s, r in zip(socks, readers):
+        if r.buf:
+            raise RuntimeError("unexpected extra bytes: %r" % bytes(r.buf[:80]))
+        s.close()
+    return SEQ_N
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("seq", "pipe"):
-        sys.exit("usage: client.py seq|pipe PORT")
-    port = int(sys.argv[2])
-    n = run_seq(port) if sys.argv[1] == "seq" else run_pipe(port)
-    print(n)
+    modes = {"seq": run_seq, "pipe": run_pipe, "c50": run_c50}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
+        sys.exit("usage: client.py seq|pipe|c50 PORT")
+    print(modes[sys.argv[1]](int(sys.argv[2])))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Instructions per keep-alive request of a bench-httpd binary, under callgrind.
 #
-# usage: measure.sh /path/to/bench-httpd [seq|pipe|both|idle]   (default: both)
+# usage: measure.sh /path/to/bench-httpd [seq|pipe|c50|both|all|idle]   (default: both)
 #
 # Each mode is a separate valgrind run (fresh server process):
 #   seq : 20,000 sequential GET /plaintext on one keep-alive connection
 #   pipe: 32,000 GET /plaintext on one connection, pipelined 16 per send
+#   c50 : 20,000 GET /plaintext over 50 connections, one request on each per round
+#   (CALLGRIND_ARGS adds valgrind options, e.g. --cache-sim=yes)
 # Ir/request = PROGRAM TOTALS / requests, so it INCLUDES the server's startup and
 # shutdown cost, the readiness-probe connection(s) and the connection accept/close.
 # Output files: /tmp/callgrind/out/callgrind.<mode>.<timestamp>.out (override dir with OUT_DIR).
@@ -20,9 +22,10 @@ mkdir -p "$OUT_DIR"
 
 [ -x "$BIN" ] || { echo "not an executable: $BIN" >&2; exit 2; }
 case "$WHICH" in
-  seq) MODES="seq" ;; pipe) MODES="pipe" ;; both) MODES="seq pipe" ;;
+  seq) MODES="seq" ;; pipe) MODES="pipe" ;; c50) MODES="c50" ;; both) MODES="seq pipe" ;;
+  all) MODES="seq pipe c50" ;;
   idle) MODES="idle" ;;   # no requests: start, readiness probe, stop (the fixed cost alone)
-  *) echo "mode must be seq, pipe, both or idle" >&2; exit 2 ;;
+  *) echo "mode must be seq, pipe, c50, both, all or idle" >&2; exit 2 ;;
 esac
 
 free_port() {
@@ -70,7 +73,8 @@ for MODE in $MODES; do
   echo "  cmd: env --default-signal=INT valgrind --tool=callgrind --callgrind-out-file=$OUT $BIN --port $PORT"
   # A background job of a non-interactive shell starts with SIGINT ignored; env restores the
   # default action (and execs, so $! is valgrind's pid).
-  env --default-signal=INT valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BIN" --port "$PORT" >"$LOG" 2>&1 &
+  # shellcheck disable=SC2086 # CALLGRIND_ARGS is a list of options
+  env --default-signal=INT valgrind --tool=callgrind ${CALLGRIND_ARGS:-} --callgrind-out-file="$OUT" "$BIN" --port "$PORT" >"$LOG" 2>&1 &
   VG_PID=$!
 
   # Readiness: bounded poll of connection attempts (~60 s max).
