@@ -37,7 +37,7 @@
 //! - `error`: the one error type and the one error -> status table. Uses nothing.
 //! - `config`: the validated configuration and its builder. Uses `types`, `error`.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
-//!   keep-alive rule, request targets, the WebSocket codec). Uses the above.
+//!   keep-alive rule, request targets, the WebSocket codec and message assembly). Uses the above.
 //! - `conn`: transports (TCP, an in-memory pipe), buffers, response bodies pulled from a
 //!   source, the session state machine and the session table. Uses the above.
 //! - `api`: what handlers get (request, response, `Body`, `WsConn`, detached requests, session
