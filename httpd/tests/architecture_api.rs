@@ -4,7 +4,6 @@
 mod util;
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
 use std::thread;
@@ -14,26 +13,8 @@ use httpd::{
     Server, ServerContext, SessionId, UriMatch, WsConn, WsHandler,
 };
 use tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
-use tungstenite::{client::IntoClientRequest, Message, WebSocket};
+use tungstenite::Message;
 use util::*;
-
-type Ws = WebSocket<TcpStream>;
-
-fn ws_connect(addr: SocketAddr, path: &str) -> Ws {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let req = format!("ws://{addr}{path}").into_client_request().unwrap();
-    let (ws, resp) = tungstenite::client(req, stream).expect("handshake");
-    assert_eq!(resp.status(), 101);
-    ws
-}
-
-fn ws_text(ws: &mut Ws) -> String {
-    match ws.read().expect("a message") {
-        Message::Text(t) => t.to_string(),
-        other => panic!("expected text, got {other:?}"),
-    }
-}
 
 fn assert_hello(c: &mut Client) {
     let r = c.get("/hello");
@@ -43,20 +24,6 @@ fn assert_hello(c: &mut Client) {
         "{r:?}"
     );
     assert!(!r.closes());
-}
-
-/// Runs `f` on the server thread and waits (bounded) for its result.
-fn on_server_thread<T: Send + 'static>(
-    server: &Server,
-    f: impl FnOnce(&mut ServerContext<'_>) -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    server
-        .queue_work(move |ctx| {
-            let _ = tx.send(f(ctx));
-        })
-        .expect("work queued");
-    rx.recv_timeout(IO_TIMEOUT).expect("queued work ran")
 }
 
 // ---- 3. Failure policy ----

@@ -9,27 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use httpd::{Config, Error, Handler, Method, Server, SessionId};
-use util::{register_id_handler, session_id, start, Client, IO_TIMEOUT};
+use httpd::{Config, Error, Handler, Method, SessionId};
+use util::{on_server_thread, register_id_handler, session_id, start, Client, IO_TIMEOUT};
 
 /// A second, complete response pushed to a client outside any request (ESP-IDF's async_data).
 const PUSHED: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\npushed";
-
-/// Runs `f` on the server thread and waits (bounded) for its result. Because the control queue
-/// is FIFO, this also waits for every control message queued before it.
-fn on_server_thread<T: Send + 'static>(
-    server: &Server,
-    f: impl FnOnce(&mut httpd::ServerContext<'_>) -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = channel();
-    server
-        .queue_work(move |ctx| {
-            let _ = tx.send(f(ctx));
-        })
-        .expect("work queued");
-    rx.recv_timeout(IO_TIMEOUT).expect("queued work ran")
-}
 
 /// "slot.generation" split in two.
 fn slot_and_generation(id: SessionId) -> (String, String) {

@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 
 use httpd::{CloseCode, Config, Error, ErrorCode, Opcode, Server, WsHandler, WsMessage};
 use tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
-use tungstenite::{client::IntoClientRequest, Message, WebSocket};
-use util::{start, Client, IO_TIMEOUT};
-
-type Ws = WebSocket<TcpStream>;
+use tungstenite::{client::IntoClientRequest, Message};
+use util::{start, ws_connect, ws_text, Client, IO_TIMEOUT};
 
 fn echo_server(builder: httpd::ConfigBuilder) -> Server {
     let server = start(builder);
@@ -31,22 +29,6 @@ fn echo_server(builder: httpd::ConfigBuilder) -> Server {
         }))
         .unwrap();
     server
-}
-
-fn connect(addr: SocketAddr, path: &str) -> Ws {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let req = format!("ws://{addr}{path}").into_client_request().unwrap();
-    let (ws, resp) = tungstenite::client(req, stream).expect("handshake");
-    assert_eq!(resp.status(), 101);
-    ws
-}
-
-fn text(ws: &mut Ws) -> String {
-    match ws.read().expect("a message") {
-        Message::Text(t) => t.to_string(),
-        other => panic!("expected text, got {other:?}"),
-    }
 }
 
 /// A masked client frame, as a client would send it.
@@ -133,23 +115,23 @@ fn expect_close(s: &mut TcpStream, code: u16) {
 #[test]
 fn echoes_text_and_binary_messages() {
     let server = echo_server(Config::builder());
-    let mut ws = connect(server.local_addr(), "/ws");
+    let mut ws = ws_connect(server.local_addr(), "/ws");
     ws.send(Message::text("hello")).unwrap();
-    assert_eq!(text(&mut ws), "hello");
+    assert_eq!(ws_text(&mut ws), "hello");
     ws.send(Message::binary(vec![0u8, 1, 2, 255])).unwrap();
     assert_eq!(ws.read().unwrap(), Message::binary(vec![0u8, 1, 2, 255]));
     let big = "x".repeat(60_000);
     ws.send(Message::text(big.clone())).unwrap();
-    assert_eq!(text(&mut ws), big);
+    assert_eq!(ws_text(&mut ws), big);
     assert_eq!(server.ws_clients().len(), 1);
 }
 
 #[test]
 fn messages_from_another_thread_reach_the_session() {
     let server = echo_server(Config::builder());
-    let mut ws = connect(server.local_addr(), "/ws");
+    let mut ws = ws_connect(server.local_addr(), "/ws");
     ws.send(Message::text("Trigger async")).unwrap();
-    assert_eq!(text(&mut ws), "Async data");
+    assert_eq!(ws_text(&mut ws), "Async data");
     // And directly, with a completion callback.
     let id = server.ws_clients()[0];
     let (tx, rx) = mpsc::channel();
@@ -187,9 +169,9 @@ fn pings_are_answered_and_the_close_handshake_echoes_the_code() {
 #[test]
 fn the_server_can_start_the_close_handshake() {
     let server = echo_server(Config::builder());
-    let mut ws = connect(server.local_addr(), "/ws");
+    let mut ws = ws_connect(server.local_addr(), "/ws");
     ws.send(Message::text("x")).unwrap();
-    assert_eq!(text(&mut ws), "x");
+    assert_eq!(ws_text(&mut ws), "x");
     let id = server.ws_clients()[0];
     server
         .ws_send(id, WsMessage::close(CloseCode::GOING_AWAY, "maintenance"))
@@ -309,9 +291,9 @@ fn parts_are_delivered_as_they_come_and_echoed_as_fragments() {
     );
     assert_eq!(opcodes.last(), Some(&0x80));
     // An independent client reassembles it.
-    let mut ws = connect(server.local_addr(), "/ws_partial");
+    let mut ws = ws_connect(server.local_addr(), "/ws_partial");
     ws.send(Message::text("é".repeat(100))).unwrap();
-    assert_eq!(text(&mut ws), "é".repeat(100));
+    assert_eq!(ws_text(&mut ws), "é".repeat(100));
 }
 
 #[test]
@@ -332,7 +314,7 @@ fn frames_from_other_threads_never_interleave_with_a_fragmented_message() {
             }
         }))
         .unwrap();
-    let mut ws = connect(server.local_addr(), "/frag");
+    let mut ws = ws_connect(server.local_addr(), "/frag");
     ws.send(Message::text("start")).unwrap();
     let id = id_rx.recv_timeout(IO_TIMEOUT).unwrap();
     let (tx, rx) = mpsc::channel();
@@ -344,8 +326,8 @@ fn frames_from_other_threads_never_interleave_with_a_fragmented_message() {
     // The async message is held until the fragmented one ends: nothing is sent meanwhile.
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
     ws.send(Message::text("end")).unwrap();
-    assert_eq!(text(&mut ws), "one two");
-    assert_eq!(text(&mut ws), "async");
+    assert_eq!(ws_text(&mut ws), "one two");
+    assert_eq!(ws_text(&mut ws), "async");
     assert!(rx.recv_timeout(IO_TIMEOUT).unwrap());
 }
 
@@ -409,7 +391,7 @@ fn hooks_and_subprotocol() {
         resp.headers().get("sec-websocket-protocol").unwrap(),
         "chat"
     );
-    assert_eq!(text(&mut ws), "Welcome");
+    assert_eq!(ws_text(&mut ws), "Welcome");
 }
 
 #[test]
@@ -455,13 +437,13 @@ fn one_server_holds_many_concurrent_websocket_clients() {
             .backlog_conn(512),
     );
     let addr = server.local_addr();
-    let mut clients: Vec<Ws> = (0..CLIENTS).map(|_| connect(addr, "/ws")).collect();
+    let mut clients: Vec<_> = (0..CLIENTS).map(|_| ws_connect(addr, "/ws")).collect();
     assert_eq!(server.ws_clients().len(), CLIENTS);
     for (i, ws) in clients.iter_mut().enumerate() {
         ws.send(Message::text(format!("client {i}"))).unwrap();
     }
     for (i, ws) in clients.iter_mut().enumerate() {
-        assert_eq!(text(ws), format!("client {i}"));
+        assert_eq!(ws_text(ws), format!("client {i}"));
     }
     // Plain HTTP is still served alongside.
     let mut c = Client::connect(addr);

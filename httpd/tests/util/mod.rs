@@ -298,3 +298,37 @@ pub fn session_id(
     assert_eq!(r.text(), id.to_string());
     id
 }
+
+/// Runs `f` on the server thread and waits (bounded) for its result. Because the control queue
+/// is FIFO, this also waits for every control message queued before it.
+pub fn on_server_thread<T: Send + 'static>(
+    server: &Server,
+    f: impl FnOnce(&mut httpd::ServerContext<'_>) -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    server
+        .queue_work(move |ctx| {
+            let _ = tx.send(f(ctx));
+        })
+        .expect("work queued");
+    rx.recv_timeout(IO_TIMEOUT).expect("queued work ran")
+}
+
+/// A WebSocket client (tungstenite, an independent implementation) connected to `path`.
+pub fn ws_connect(addr: SocketAddr, path: &str) -> tungstenite::WebSocket<TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    let (ws, resp) = tungstenite::client(req, stream).expect("handshake");
+    assert_eq!(resp.status(), 101);
+    ws
+}
+
+/// The next message, which must be text.
+pub fn ws_text(ws: &mut tungstenite::WebSocket<TcpStream>) -> String {
+    match ws.read().expect("a message") {
+        tungstenite::Message::Text(t) => t.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
