@@ -104,12 +104,7 @@ pub(crate) fn on_input(session: &mut Session, env: &Env) -> WsNext {
             Event::Part { kind, range, last } => {
                 let part_len = ws.endpoint.part_len.unwrap_or(usize::MAX);
                 let range = at + range.start..at + range.end;
-                let r = deliver_parts(session, env, kind, range, part_len, last);
-                break if r == WsNext::Close {
-                    WsNext::Close
-                } else {
-                    WsNext::Again
-                };
+                break deliver_parts(session, env, kind, range, part_len, last);
             }
             Event::Message { kind } => {
                 let message = ws.assembler.take_message();
