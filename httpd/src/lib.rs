@@ -36,9 +36,11 @@
 //! - `types`: shared vocabulary (session ids, methods, versions, URI matchers). Uses nothing.
 //! - `error`: the one error type and the one error -> status table. Uses nothing.
 //! - `config`: the validated configuration and its builder. Uses `types`, `error`.
+//! - `tls` (feature `tls`): TLS configuration (certificates, client authentication, versions,
+//!   resumption, handshake deadline) and what handlers learn of a TLS session. Uses `error`.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
 //!   keep-alive rule, request targets, the WebSocket codec and message assembly). Uses the above.
-//! - `conn`: transports (TCP, an in-memory pipe), buffers, response bodies pulled from a
+//! - `conn`: transports (TCP, TLS over TCP, an in-memory pipe), buffers, response bodies pulled from a
 //!   source, the session state machine and the session table. Uses the above.
 //! - `api`: what handlers get (request, response, `Body`, `WsConn`, detached requests, session
 //!   context). Uses the above.
@@ -62,6 +64,8 @@ mod proto;
 mod router;
 mod runtime;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 mod types;
 
 pub use api::body::Body;
@@ -75,4 +79,9 @@ pub use error::{Error, ErrorCode};
 pub use router::Handler;
 pub use runtime::control::ServerContext;
 pub use server::Server;
+#[cfg(feature = "tls")]
+pub use tls::{
+    crypto_provider, ClientAuth, Resumption, TlsConfig, TlsConfigBuilder, TlsInfo, TlsVersion,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+};
 pub use types::{Method, SessionId, UriMatch, Version};

@@ -1,6 +1,6 @@
-//! Transports: what a session reads from and writes to. Plain TCP now; TLS wraps a TCP
-//! transport later (issue 11); an in-memory pipe lets the session state machine be tested and
-//! fuzzed without sockets.
+//! Transports: what a session reads from and writes to. Plain TCP; TLS over TCP (feature
+//! `tls`, in `tls.rs`); an in-memory pipe lets the session state machine be tested and fuzzed
+//! without sockets.
 //!
 //! A transport is non-blocking by default. A handler that must wait on its client (a body
 //! larger than the buffer, output beyond the pending budget) asks for one blocking read or
@@ -27,6 +27,16 @@ pub(crate) trait Transport: Send {
     fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>);
     /// Stops sending (the write half closes; reading goes on).
     fn shutdown_write(&mut self);
+    /// Whether bytes already accepted by [`write`](Transport::write) are still held inside
+    /// the transport (TLS records the socket has not taken). The session waits for
+    /// writability until they are out.
+    fn holds_output(&self) -> bool {
+        false
+    }
+    /// Writes what the transport holds, without blocking; `Ok(true)` if that made progress.
+    fn flush(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
     /// Registers with the loop's poller. Transports that are not sockets do nothing: their
     /// owner drives them.
     fn register(&mut self, registry: &Registry, token: Token, interest: Interest)
@@ -43,9 +53,12 @@ pub(crate) trait Transport: Send {
 }
 
 /// The transports a session may have, dispatched statically: a read or write on the hot
-/// path is a match, not an indirect call. TLS joins as a variant (issue 11).
+/// path is a match, not an indirect call. (TLS is boxed: its state is large, and a plain
+/// session should not pay for it.)
 pub(crate) enum Stream {
     Tcp(Tcp),
+    #[cfg(feature = "tls")]
+    Tls(Box<super::tls::Tls>),
     #[cfg(any(test, feature = "fuzzing"))]
     Pipe(super::pipe::Pipe),
 }
@@ -55,6 +68,8 @@ macro_rules! dispatch {
     ($stream:expr, $t:ident => $call:expr) => {
         match $stream {
             Stream::Tcp($t) => $call,
+            #[cfg(feature = "tls")]
+            Stream::Tls($t) => $call,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
         }
@@ -84,6 +99,15 @@ impl Transport for Stream {
         dispatch!(self, t => t.shutdown_write())
     }
 
+    #[inline]
+    fn holds_output(&self) -> bool {
+        dispatch!(self, t => t.holds_output())
+    }
+
+    fn flush(&mut self) -> io::Result<bool> {
+        dispatch!(self, t => t.flush())
+    }
+
     fn register(
         &mut self,
         registry: &Registry,
@@ -107,12 +131,42 @@ impl Transport for Stream {
     }
 }
 
+impl Stream {
+    /// Whether a TLS handshake is still to be done before the session reads requests.
+    #[cfg(feature = "tls")]
+    pub(crate) fn is_handshaking(&self) -> bool {
+        match self {
+            Stream::Tls(t) => t.is_handshaking(),
+            _ => false,
+        }
+    }
+
+    /// Advances a TLS handshake without blocking: `Ok(true)` once complete (always, for
+    /// transports without one).
+    #[cfg(feature = "tls")]
+    pub(crate) fn handshake(&mut self) -> io::Result<bool> {
+        match self {
+            Stream::Tls(t) => t.handshake(),
+            _ => Ok(true),
+        }
+    }
+
+    /// What the TLS handshake settled; `None` for plain transports.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
+        match self {
+            Stream::Tls(t) => t.info(),
+            _ => None,
+        }
+    }
+}
+
 /// Plain TCP.
 pub(crate) struct Tcp(pub(crate) TcpStream);
 
 impl Tcp {
     /// Runs `f` with the socket in blocking mode and `timeout` set for the direction `f` uses.
-    fn blocking<R>(
+    pub(crate) fn blocking<R>(
         &mut self,
         timeout: Duration,
         read: bool,
@@ -131,7 +185,7 @@ impl Tcp {
     }
 }
 
-fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+pub(crate) fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
