@@ -52,9 +52,10 @@ impl Response {
     }
 }
 
-/// A raw client connection with its own read buffer.
-pub struct Client {
-    pub stream: TcpStream,
+/// A raw client connection with its own read buffer, over TCP or any other byte stream (the
+/// TLS tests use a rustls client stream).
+pub struct Client<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
@@ -64,6 +65,13 @@ impl Client {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
+        Client::over(stream)
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client over a connected stream (whose reads must time out, not hang).
+    pub fn over(stream: S) -> Client<S> {
         Client {
             stream,
             buf: Vec::new(),
@@ -226,7 +234,9 @@ impl Client {
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(())
     }
+}
 
+impl Client {
     /// Whether the server closes the connection (EOF or reset) within `IO_TIMEOUT`, with no
     /// further bytes. Panics if bytes arrive instead.
     pub fn is_closed(&mut self) -> bool {
