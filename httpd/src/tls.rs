@@ -381,10 +381,7 @@ impl TlsInfo {
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| c.as_ref().to_vec()),
-            resumed: matches!(
-                conn.handshake_kind(),
-                Some(rustls::HandshakeKind::Resumed)
-            ),
+            resumed: matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
         })
     }
 }

@@ -36,7 +36,10 @@ fn pipelined_requests_in_one_record_are_answered_in_order() {
     let mut c = https(server.local_addr(), &default_client());
     let mut batch = String::new();
     for i in 0..10 {
-        batch.push_str(&format!("GET /big?n={} HTTP/1.1\r\nHost: x\r\n\r\n", 100 + i));
+        batch.push_str(&format!(
+            "GET /big?n={} HTTP/1.1\r\nHost: x\r\n\r\n",
+            100 + i
+        ));
     }
     batch.push_str("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     c.send(batch);
@@ -54,10 +57,16 @@ fn tls12_only_and_tls13_only_clients_are_served_and_see_their_version() {
         (Versions::Tls12, "Tls12 TLS_ECDHE"),
         (Versions::Tls13, "Tls13 TLS13_"),
     ] {
-        let mut c = https(server.local_addr(), &client_config(versions, &[b"http/1.1"], None));
+        let mut c = https(
+            server.local_addr(),
+            &client_config(versions, &[b"http/1.1"], None),
+        );
         let info = c.get("/info").text();
         assert!(info.starts_with(expect), "{versions:?}: {info}");
-        assert!(info.contains("sni=localhost alpn=http/1.1 cert=0"), "{info}");
+        assert!(
+            info.contains("sni=localhost alpn=http/1.1 cert=0"),
+            "{info}"
+        );
     }
 }
 
@@ -77,7 +86,10 @@ fn a_server_limited_to_one_version_refuses_the_other() {
 fn alpn_http11_is_agreed_absent_alpn_is_served_and_h2_only_is_refused() {
     let server = default_server();
     let addr = server.local_addr();
-    let mut c = https(addr, &client_config(Versions::Both, &[b"h2", b"http/1.1"], None));
+    let mut c = https(
+        addr,
+        &client_config(Versions::Both, &[b"h2", b"http/1.1"], None),
+    );
     assert!(c.get("/info").text().contains("alpn=http/1.1"));
     assert_eq!(c.stream.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     let mut c = https(addr, &client_config(Versions::Both, &[], None));
@@ -98,7 +110,11 @@ fn large_bodies_go_both_ways() {
     // Held by the session and written by the loop as the client reads.
     let r = c.get("/big?n=6000000");
     assert_eq!(r.body.len(), 6_000_000);
-    assert!(r.body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert!(r
+        .body
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == (i % 251) as u8));
     // Beyond the pending-output budget: the handler waits for the client to take it.
     let r = c.get("/big?n=12000000");
     assert_eq!(r.body.len(), 12_000_000);
@@ -184,7 +200,11 @@ fn mutual_tls_optional_serves_clients_without_a_certificate() {
     let addr = server.local_addr();
     assert_eq!(whoami(addr, Some(&pki().alice)).as_deref(), Some("alice"));
     assert_eq!(whoami(addr, None).as_deref(), Some("status 404"));
-    assert_eq!(whoami(addr, Some(&pki().mallory)), None, "a bad certificate");
+    assert_eq!(
+        whoami(addr, Some(&pki().mallory)),
+        None,
+        "a bad certificate"
+    );
 }
 
 #[test]
@@ -251,7 +271,10 @@ fn bad_material_is_reported_by_build_naming_the_file() {
         .key_pem(pki().server.key_pem.clone())
         .build()
         .unwrap_err();
-    assert!(matches!(&err, Error::Tls(m) if m.contains("httpd-no-such-cert.pem")), "{err}");
+    assert!(
+        matches!(&err, Error::Tls(m) if m.contains("httpd-no-such-cert.pem")),
+        "{err}"
+    );
 
     let junk = std::env::temp_dir().join(format!("httpd-junk-{}.pem", std::process::id()));
     std::fs::write(&junk, "not a certificate").unwrap();
@@ -261,7 +284,10 @@ fn bad_material_is_reported_by_build_naming_the_file() {
         .build()
         .unwrap_err();
     let _ = std::fs::remove_file(&junk);
-    assert!(matches!(&err, Error::Tls(m) if m.contains("httpd-junk-")), "{err}");
+    assert!(
+        matches!(&err, Error::Tls(m) if m.contains("httpd-junk-")),
+        "{err}"
+    );
 
     // A key that is not the certificate's.
     let err = TlsConfig::builder()

@@ -197,7 +197,10 @@ impl Core {
 }
 
 /// The deadline of a new session's TLS handshake, if it has one to make.
-fn handshake_timeout(config: &crate::config::Config, session: &Session) -> Option<std::time::Duration> {
+fn handshake_timeout(
+    config: &crate::config::Config,
+    session: &Session,
+) -> Option<std::time::Duration> {
     #[cfg(feature = "tls")]
     if session.transport.is_handshaking() {
         return config.tls.as_ref().map(|t| t.handshake_timeout);

@@ -90,7 +90,10 @@ pub fn tls_server(builder: ConfigBuilder, tls: TlsConfigBuilder) -> Server {
 /// An HTTPS server with host-like limits and the default TLS settings.
 pub fn default_server() -> Server {
     tls_server(
-        Config::builder().max_open_sockets(64).max_uri_handlers(16),
+        Config::builder()
+            .max_open_sockets(64)
+            .backlog_conn(128)
+            .max_uri_handlers(16),
         server_tls(),
     )
 }
