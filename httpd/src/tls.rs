@@ -12,6 +12,7 @@ use std::time::Duration;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::Error;
@@ -78,7 +79,7 @@ impl Pem {
 
     fn certs(&self) -> Result<Vec<CertificateDer<'static>>, Error> {
         let bytes = self.read()?;
-        let certs = rustls_pemfile::certs(&mut bytes.as_slice())
+        let certs = CertificateDer::pem_slice_iter(&bytes)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::Tls(format!("{}: bad PEM: {e}", self.label())))?;
         if certs.is_empty() {
@@ -92,9 +93,12 @@ impl Pem {
 
     fn key(&self) -> Result<PrivateKeyDer<'static>, Error> {
         let bytes = self.read()?;
-        rustls_pemfile::private_key(&mut bytes.as_slice())
-            .map_err(|e| Error::Tls(format!("{}: bad PEM: {e}", self.label())))?
-            .ok_or_else(|| Error::Tls(format!("{}: no PRIVATE KEY in the PEM", self.label())))
+        PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
+            rustls_pki_types::pem::Error::NoItemsFound => {
+                Error::Tls(format!("{}: no PRIVATE KEY in the PEM", self.label()))
+            }
+            e => Error::Tls(format!("{}: bad PEM: {e}", self.label())),
+        })
     }
 }
 

@@ -33,8 +33,7 @@ fn examples_dir() -> &'static Path {
             .parent()
             .and_then(Path::parent)
             .ok_or("test binary outside target/<profile>/deps")?;
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
+        let mut build = util::cargo_command();
         build.args(["build", "--quiet", "-p", "httpd", "--examples"]);
         if let Some(target_dir) = profile_dir.parent() {
             build.arg("--target-dir").arg(target_dir);

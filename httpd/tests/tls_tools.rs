@@ -6,6 +6,7 @@ mod util;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use httpd::{ClientAuth, Config};
@@ -25,11 +26,13 @@ fn have(tool: &str) -> bool {
     found
 }
 
-/// A file in a directory of this test process's own.
+/// A new file of its own (tests run in parallel and must not rewrite each other's files).
 fn file(name: &str, contents: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("httpd-tls-tools-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = dir.join(format!("{n}-{name}"));
     std::fs::write(&path, contents).unwrap();
     path
 }

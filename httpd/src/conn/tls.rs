@@ -271,6 +271,13 @@ impl Transport for Tls {
         }
     }
 
+    fn closing(&mut self) {
+        if !self.failed && !self.conn.is_handshaking() {
+            self.conn.send_close_notify();
+        }
+        let _ = self.send_tls();
+    }
+
     fn shutdown_write(&mut self) {
         if !self.failed {
             self.conn.send_close_notify();

@@ -37,6 +37,9 @@ pub(crate) trait Transport: Send {
     fn flush(&mut self) -> io::Result<bool> {
         Ok(false)
     }
+    /// The session is closing: say so if the protocol has words for it (TLS's
+    /// close_notify), without blocking.
+    fn closing(&mut self) {}
     /// Registers with the loop's poller. Transports that are not sockets do nothing: their
     /// owner drives them.
     fn register(&mut self, registry: &Registry, token: Token, interest: Interest)
@@ -106,6 +109,10 @@ impl Transport for Stream {
 
     fn flush(&mut self) -> io::Result<bool> {
         dispatch!(self, t => t.flush())
+    }
+
+    fn closing(&mut self) {
+        dispatch!(self, t => t.closing())
     }
 
     fn register(

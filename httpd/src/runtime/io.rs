@@ -172,6 +172,7 @@ impl Core {
         if s.output.waiting {
             self.held = self.held.saturating_sub(s.pending_output());
         }
+        s.transport.closing();
         s.transport.deregister(&self.registry);
         self.pools.input.give(std::mem::take(&mut s.input.data));
         self.pools.output.give(std::mem::take(&mut s.output.data));

@@ -178,11 +178,19 @@ pub fn client_config(
     alpn: &[&[u8]],
     cert: Option<&Ident>,
 ) -> Arc<ClientConfig> {
+    client_config_trusting(&pki().ca_der, versions, alpn, cert)
+}
+
+/// A client trusting `ca_der` (a CA, or a self-signed server certificate).
+pub fn client_config_trusting(
+    ca_der: &[u8],
+    versions: Versions,
+    alpn: &[&[u8]],
+    cert: Option<&Ident>,
+) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(pki().ca_der.clone()))
-        .unwrap();
+    roots.add(CertificateDer::from(ca_der.to_vec())).unwrap();
     let v: &[&'static rustls::SupportedProtocolVersion] = match versions {
         Versions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
         Versions::Tls12 => &[&rustls::version::TLS12],

@@ -342,3 +342,29 @@ pub fn ws_text(ws: &mut tungstenite::WebSocket<TcpStream>) -> String {
         other => panic!("expected text, got {other:?}"),
     }
 }
+
+/// `cargo` for a nested build (of the examples), without the variables cargo set for this
+/// test's run: build scripts such as ring's track some of them (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`), and inherited they would make each nested build and the next `cargo test`
+/// rebuild those crates in turn.
+pub fn cargo_command() -> std::process::Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let per_package = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ];
+        if per_package.iter().any(|p| name.starts_with(p))
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "CARGO_TARGET_TMPDIR"
+            || name == "OUT_DIR"
+        {
+            cmd.env_remove(&*name);
+        }
+    }
+    cmd
+}
