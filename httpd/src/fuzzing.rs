@@ -257,6 +257,11 @@ pub fn session(data: &[u8]) {
     );
 }
 
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use tls::tls_session;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use rustls::{ServerConfig, ServerConnection};
 
-use super::transport::{retry, Tcp, Transport};
+use super::transport::{Tcp, Transport};
 use crate::tls::TlsInfo;
 
 /// Plaintext taken per write: a few records, so rustls never holds much more than this.
@@ -27,9 +27,9 @@ const WRITE_CHUNK: usize = 32 * 1024;
 /// Bytes a failed connection's reads discard at a time (its linger).
 const DISCARD_CHUNK: usize = 4096;
 
-/// A TLS connection over TCP.
-pub(crate) struct Tls {
-    tcp: Tcp,
+/// A TLS connection over a transport: TCP, or the in-memory pipe in tests and fuzzing.
+pub(crate) struct Tls<S = Tcp> {
+    tcp: S,
     conn: ServerConnection,
     /// The socket reached end of stream (rustls knows too).
     eof: bool,
@@ -48,13 +48,57 @@ enum Pulled {
 impl Tls {
     /// A connection in its handshake over an accepted socket.
     pub(crate) fn new(stream: TcpStream, config: Arc<ServerConfig>) -> Result<Tls, rustls::Error> {
+        Tls::over(Tcp(stream), config)
+    }
+}
+
+/// The transport under TLS as the byte stream rustls reads and writes: without blocking, or
+/// (with a timeout) waiting for data or room.
+struct Raw<'a, S> {
+    inner: &'a mut S,
+    wait: Option<Duration>,
+}
+
+impl<S: Transport> Read for Raw<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.wait {
+            None => self.inner.read(buf),
+            Some(timeout) => self.inner.read_wait(buf, timeout),
+        }
+    }
+}
+
+impl<S: Transport> Write for Raw<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.wait {
+            None => self.inner.write(buf),
+            Some(timeout) => match self.inner.write_wait(buf, timeout) {
+                (0, Err(e)) => Err(e),
+                (n, _) => Ok(n),
+            },
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<S: Transport> Tls<S> {
+    /// A connection in its handshake over `inner`.
+    pub(crate) fn over(inner: S, config: Arc<ServerConfig>) -> Result<Tls<S>, rustls::Error> {
         let conn = ServerConnection::new(config)?;
         Ok(Tls {
-            tcp: Tcp(stream),
+            tcp: inner,
             conn,
             eof: false,
             failed: false,
         })
+    }
+
+    fn raw(&mut self, wait: Option<Duration>) -> (&mut ServerConnection, Raw<'_, S>) {
+        let Tls { tcp, conn, .. } = self;
+        (conn, Raw { inner: tcp, wait })
     }
 
     /// Whether the handshake is still going on.
@@ -91,8 +135,8 @@ impl Tls {
     /// Reads once from the socket into rustls and processes what came; sends what rustls
     /// has to say (handshake messages, tickets, an alert) as far as the socket takes it.
     fn pull(&mut self) -> io::Result<Pulled> {
-        let Tls { tcp, conn, .. } = self;
-        let pulled = match retry(|| conn.read_tls(&mut tcp.0)) {
+        let (conn, mut raw) = self.raw(None);
+        let pulled = match conn.read_tls(&mut raw) {
             Ok(0) => {
                 self.eof = true;
                 Pulled::Eof
@@ -118,9 +162,9 @@ impl Tls {
 
     /// Writes the records rustls holds until it holds none or the socket would block.
     fn send_tls(&mut self) -> io::Result<()> {
-        let Tls { tcp, conn, .. } = self;
+        let (conn, mut raw) = self.raw(None);
         while conn.wants_write() {
-            match retry(|| conn.write_tls(&mut tcp.0)) {
+            match conn.write_tls(&mut raw) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -132,30 +176,29 @@ impl Tls {
 
     /// Writes the held records, waiting up to `timeout` at a time for room.
     fn send_tls_wait(&mut self, timeout: Duration) -> io::Result<()> {
-        let Tls { tcp, conn, .. } = self;
-        tcp.blocking(timeout, false, |mut s| {
-            while conn.wants_write() {
-                match retry(|| conn.write_tls(&mut s)) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(_) => {}
-                    Err(e) => return Err(e),
-                }
+        let (conn, mut raw) = self.raw(Some(timeout));
+        while conn.wants_write() {
+            if conn.write_tls(&mut raw)? == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
             }
-            Ok(())
-        })?
+        }
+        Ok(())
     }
 
     /// Waits up to `timeout` for the socket to give rustls some bytes, then processes them.
     fn pull_wait(&mut self, timeout: Duration) -> io::Result<Pulled> {
-        let Tls { tcp, conn, .. } = self;
-        let read = tcp.blocking(timeout, true, |mut s| retry(|| conn.read_tls(&mut s)))?;
-        let pulled = match read {
+        let (conn, mut raw) = self.raw(Some(timeout));
+        let pulled = match conn.read_tls(&mut raw) {
             Ok(0) => {
                 self.eof = true;
                 Pulled::Eof
             }
             Ok(_) => Pulled::Bytes,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Pulled::WouldBlock),
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                return Ok(Pulled::WouldBlock)
+            }
             Err(e) => return Err(e),
         };
         self.process()?;
@@ -180,7 +223,7 @@ impl Tls {
     }
 }
 
-impl Transport for Tls {
+impl<S: Transport> Transport for Tls<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.failed {
             // Lingering after an alert: the raw bytes are discarded by the session.

@@ -62,6 +62,9 @@ pub(crate) enum Stream {
     Tcp(Tcp),
     #[cfg(feature = "tls")]
     Tls(Box<super::tls::Tls>),
+    /// TLS over the in-memory pipe (session tests and fuzzing).
+    #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+    TlsPipe(Box<super::tls::Tls<super::pipe::Pipe>>),
     #[cfg(any(test, feature = "fuzzing"))]
     Pipe(super::pipe::Pipe),
 }
@@ -73,6 +76,8 @@ macro_rules! dispatch {
             Stream::Tcp($t) => $call,
             #[cfg(feature = "tls")]
             Stream::Tls($t) => $call,
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe($t) => $call,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
         }
@@ -144,6 +149,8 @@ impl Stream {
     pub(crate) fn is_handshaking(&self) -> bool {
         match self {
             Stream::Tls(t) => t.is_handshaking(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::TlsPipe(t) => t.is_handshaking(),
             _ => false,
         }
     }
@@ -154,6 +161,8 @@ impl Stream {
     pub(crate) fn handshake(&mut self) -> io::Result<bool> {
         match self {
             Stream::Tls(t) => t.handshake(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::TlsPipe(t) => t.handshake(),
             _ => Ok(true),
         }
     }
@@ -163,6 +172,8 @@ impl Stream {
     pub(crate) fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
         match self {
             Stream::Tls(t) => t.info(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::TlsPipe(t) => t.info(),
             _ => None,
         }
     }
@@ -173,7 +184,7 @@ pub(crate) struct Tcp(pub(crate) TcpStream);
 
 impl Tcp {
     /// Runs `f` with the socket in blocking mode and `timeout` set for the direction `f` uses.
-    pub(crate) fn blocking<R>(
+    fn blocking<R>(
         &mut self,
         timeout: Duration,
         read: bool,
