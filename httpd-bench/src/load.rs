@@ -201,6 +201,33 @@ impl Wrk {
         ChildGuard::spawn(&mut cmd)
     }
 
+    /// Runs `secs` seconds of GET /plaintext over TLS on `conns` connections; with
+    /// `new_connections`, every request on a connection of its own (a full handshake each:
+    /// wrk does not resume sessions).
+    pub(crate) fn run_tls(
+        &self,
+        port: u16,
+        conns: usize,
+        secs: u64,
+        new_connections: bool,
+    ) -> io::Result<WrkReport> {
+        let mut cmd = crate::measure::pinned(LOAD_CORE, &self.binary);
+        cmd.arg("-t1")
+            .arg(format!("-c{conns}"))
+            .arg(format!("-d{secs}s"))
+            .arg("--timeout")
+            .arg("5s")
+            .arg("--latency");
+        if new_connections {
+            cmd.arg("-H").arg("Connection: close");
+        }
+        cmd.arg(format!("https://127.0.0.1:{port}/plaintext"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Wrk::finish(ChildGuard::spawn(&mut cmd)?)
+    }
+
     /// Waits for a run started by [`Wrk::start`] and reads its report.
     pub(crate) fn finish(run: ChildGuard) -> io::Result<WrkReport> {
         let output = run.wait_output()?;

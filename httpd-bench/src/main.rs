@@ -7,6 +7,7 @@
 //! cargo run --release -p httpd-bench -- soak --secs 600   # c=50 on httpd, RSS at start and end
 //! cargo run --release -p httpd-bench -- serve hyper --port 8080
 //! cargo run --release -p httpd-bench -- latency  # GET /hello round trips, alone and with 6 stuck clients; WebSocket echo
+//! cargo run --release -p httpd-bench -- tls [--secs S] [--idle N]  # HTTPS: httpd, hyper+tokio-rustls, nginx
 //! ```
 //!
 //! `all` and `quick` may be narrowed with `--only httpd,ceiling`; `all` takes `--rounds N`
@@ -20,6 +21,7 @@ mod load;
 mod measure;
 mod report;
 mod servers;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -28,7 +30,8 @@ use servers::Kind;
 
 const USAGE: &str =
     "usage: httpd-bench all [--rounds N] [--secs S] [--only a,b] | quick [--only a,b] \
-                     | soak [--secs S] | serve <name> --port P | latency [--n N] [--stuck K]\n\
+                     | soak [--secs S] | serve <name> --port P | latency [--n N] [--stuck K] \
+                     | tls [--secs S] [--idle N]\n\
                      servers: httpd ceiling hyper may_minihttp nginx tiny_http";
 
 /// The value following `flag` in `args`, parsed.
@@ -87,6 +90,12 @@ fn main() -> ExitCode {
                 &latency::ws_rtt(n),
             );
             Ok(())
+        }),
+        Some("tls") => flag(&args, "--secs").and_then(|secs| {
+            let idle = flag(&args, "--idle")?.unwrap_or(1000);
+            tls::run(secs.unwrap_or(5), idle)
+                .map(|out| print!("{out}"))
+                .map_err(|e| e.to_string())
         }),
         Some("serve") => match args.get(1).and_then(|n| Kind::from_name(n)) {
             Some(kind) => servers::port::from_args(args.into_iter().skip(2))

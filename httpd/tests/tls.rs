@@ -338,9 +338,5 @@ fn the_client_closing_with_close_notify_or_abruptly_closes_the_session() {
     let mut raw = https(addr, &default_client());
     assert_eq!(raw.get("/hello").status, 200);
     raw.stream.sock.shutdown(std::net::Shutdown::Both).unwrap();
-    let deadline = std::time::Instant::now() + IO_TIMEOUT;
-    while !server.clients().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "sessions not closed");
-        std::thread::yield_now();
-    }
+    wait_until_no_sessions(&server);
 }

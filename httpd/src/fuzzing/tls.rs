@@ -11,7 +11,7 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use crate::conn::pipe::PipeClient;
 use crate::runtime::harness::Harness;
 use crate::tls::TlsConfig;
-use crate::{Config, Handler, Method};
+use crate::Config;
 
 /// A fixed self-signed certificate for `localhost` (ECDSA P-256, valid until 2126) and its
 /// key: test material only.
@@ -31,15 +31,7 @@ fn harness() -> Harness {
         .tls(tls)
         .build()
         .expect("valid config");
-    let handlers = vec![
-        Handler::new("/hello", Method::Get, |req| req.send_str("Hello World!")),
-        Handler::new("/echo", Method::Any, |req| {
-            let body = req.read_body(64 * 1024)?;
-            req.send(&body)
-        }),
-        crate::WsHandler::new("/ws", |conn, frame| conn.send_binary(frame.payload())).into(),
-    ];
-    Harness::new(config, handlers)
+    Harness::new(config, super::handlers())
 }
 
 fn client() -> ClientConnection {

@@ -262,6 +262,19 @@ pub fn client_hello() -> Vec<u8> {
     out
 }
 
+/// Waits (bounded) until the server has closed every session.
+pub fn wait_until_no_sessions(server: &Server) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while !server.clients().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sessions still open: {:?}",
+            server.clients()
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// Descriptors open in this process.
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
