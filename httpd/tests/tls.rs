@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use httpd::{ClientAuth, Config, Error, Resumption, TlsConfig, TlsVersion};
 use tls_util::*;
-use util::{Client, IO_TIMEOUT};
+use util::Client;
 
 #[test]
 fn keep_alive_serves_many_requests_on_one_tls_connection() {
