@@ -40,7 +40,11 @@ pub(crate) struct Tls<S = Tcp> {
 
 /// What reading from the socket once gave rustls.
 enum Pulled {
+    /// Bytes, as many as rustls asked for: the socket may have more.
     Bytes,
+    /// Bytes, fewer than rustls asked for: the socket is drained (the next bytes bring an
+    /// edge), as a short read means for plain TCP.
+    Drained,
     Eof,
     WouldBlock,
 }
@@ -57,14 +61,18 @@ impl Tls {
 struct Raw<'a, S> {
     inner: &'a mut S,
     wait: Option<Duration>,
+    /// The last read returned fewer bytes than asked for.
+    short: bool,
 }
 
 impl<S: Transport> Read for Raw<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.wait {
-            None => self.inner.read(buf),
-            Some(timeout) => self.inner.read_wait(buf, timeout),
-        }
+        let n = match self.wait {
+            None => self.inner.read(buf)?,
+            Some(timeout) => self.inner.read_wait(buf, timeout)?,
+        };
+        self.short = n < buf.len();
+        Ok(n)
     }
 }
 
@@ -98,7 +106,14 @@ impl<S: Transport> Tls<S> {
 
     fn raw(&mut self, wait: Option<Duration>) -> (&mut ServerConnection, Raw<'_, S>) {
         let Tls { tcp, conn, .. } = self;
-        (conn, Raw { inner: tcp, wait })
+        (
+            conn,
+            Raw {
+                inner: tcp,
+                wait,
+                short: false,
+            },
+        )
     }
 
     /// Whether the handshake is still going on.
@@ -125,7 +140,9 @@ impl<S: Transport> Tls<S> {
                 return Err(io::ErrorKind::InvalidData.into());
             }
             match self.pull()? {
-                Pulled::Bytes => {}
+                // (Drained: read once more all the same, to see an end of stream that came
+                // with the last bytes: no edge would announce it.)
+                Pulled::Bytes | Pulled::Drained => {}
                 Pulled::Eof => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Pulled::WouldBlock => return Ok(false),
             }
@@ -141,6 +158,7 @@ impl<S: Transport> Tls<S> {
                 self.eof = true;
                 Pulled::Eof
             }
+            Ok(_) if raw.short => Pulled::Drained,
             Ok(_) => Pulled::Bytes,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Pulled::WouldBlock),
             Err(e) => return Err(e),
@@ -193,7 +211,7 @@ impl<S: Transport> Tls<S> {
                 self.eof = true;
                 Pulled::Eof
             }
-            Ok(_) => Pulled::Bytes,
+            Ok(_) => Pulled::Drained,
             Err(e)
                 if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
             {
@@ -231,6 +249,7 @@ impl<S: Transport> Transport for Tls<S> {
             return self.tcp.read(&mut buf[..len]);
         }
         let mut n = 0;
+        let mut drained = false;
         loop {
             if let Some(result) = self.take_plaintext(buf, &mut n) {
                 return result;
@@ -239,8 +258,14 @@ impl<S: Transport> Transport for Tls<S> {
                 // Full: the session reads again before it waits for an edge.
                 return Ok(n);
             }
+            if drained && n > 0 {
+                // rustls holds no plaintext and the socket nothing: a short read, as for TCP.
+                // (Without plaintext, read on: the end of stream may be next.)
+                return Ok(n);
+            }
             match self.pull()? {
                 Pulled::Bytes | Pulled::Eof => {}
+                Pulled::Drained => drained = true,
                 Pulled::WouldBlock if n > 0 => return Ok(n),
                 Pulled::WouldBlock => return Err(io::ErrorKind::WouldBlock.into()),
             }
