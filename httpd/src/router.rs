@@ -325,6 +325,15 @@ mod tests {
         Handler::new(uri, method, |_| Ok(()))
     }
 
+    /// The status and `Allow` value a route answers with.
+    fn allow(route: Route<'_>) -> String {
+        match route {
+            Route::MethodNotAllowed(a) => format!("405 {}", a.header_value()),
+            Route::Options(a) => format!("204 {}", a.header_value()),
+            _ => "other".to_owned(),
+        }
+    }
+
     #[test]
     fn register_route_and_unregister() {
         let router = Router::new(UriMatch::Exact, 3);
@@ -343,9 +352,20 @@ mod tests {
         let (t, _) = router.snapshot();
         assert!(matches!(t.route(Method::Get, b"/a"), Route::Found(_)));
         assert!(matches!(t.route(Method::Head, b"/a"), Route::Found(_)));
+        assert_eq!(allow(t.route(Method::Put, b"/a")), "405 GET, HEAD, POST");
+        assert_eq!(
+            allow(t.route(Method::Options, b"/a")),
+            "204 GET, HEAD, POST, OPTIONS"
+        );
+        assert_eq!(
+            allow(t.route(Method::Options, b"*")),
+            "204 GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE, CONNECT"
+        );
+        assert!(matches!(t.route(Method::Options, b"/b"), Route::Found(_)));
+        assert!(matches!(t.route(Method::Options, b"/c"), Route::NotFound));
         assert!(matches!(
-            t.route(Method::Put, b"/a"),
-            Route::MethodNotAllowed
+            t.route(Method::Connect, b"c:443"),
+            Route::NotImplemented
         ));
         assert!(matches!(t.route(Method::Delete, b"/b"), Route::Found(_)));
         assert!(matches!(t.route(Method::Get, b"/c"), Route::NotFound));
@@ -358,10 +378,7 @@ mod tests {
             Err(Error::HandlerNotFound)
         ));
         let (t, _) = router.snapshot();
-        assert!(matches!(
-            t.route(Method::Get, b"/a"),
-            Route::MethodNotAllowed
-        ));
+        assert_eq!(allow(t.route(Method::Get, b"/a")), "405 POST");
         router.unregister("/a", None).unwrap();
         let (t, _) = router.snapshot();
         assert!(matches!(t.route(Method::Post, b"/a"), Route::NotFound));
