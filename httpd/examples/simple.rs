@@ -14,7 +14,7 @@
 //! curl -X PUT -d 0 http://127.0.0.1:8080/ctrl
 //! ```
 //!
-//! Stop it with Ctrl-C.
+//! Ctrl-C shuts it down gracefully (requests in progress finish).
 
 mod common;
 

@@ -15,6 +15,8 @@ enum Slot {
     Detached {
         id: SessionId,
         close_requested: bool,
+        /// Cuts the connection when the server stops while the session is away.
+        cutoff: Option<socket2::Socket>,
     },
 }
 
@@ -116,10 +118,11 @@ impl Sessions {
 
     /// Moves a live session out, keeping its slot reserved.
     pub(crate) fn detach(&mut self, slot: usize) -> Option<Box<Session>> {
-        let id = self.get(slot)?.id;
+        let session = self.get(slot)?;
         let reserved = Slot::Detached {
-            id,
+            id: session.id,
             close_requested: false,
+            cutoff: session.transport.cutoff_handle(),
         };
         match std::mem::replace(&mut self.slots[slot], reserved) {
             Slot::Live(s) => Some(s),
@@ -135,6 +138,7 @@ impl Sessions {
             Some(&Slot::Detached {
                 id,
                 close_requested,
+                ..
             }) if id == session.id => {
                 self.slots[slot] = Slot::Live(session);
                 Ok(close_requested)
@@ -149,11 +153,28 @@ impl Sessions {
             Some(Slot::Detached {
                 id: d,
                 close_requested,
+                ..
             }) if *d == id => {
                 *close_requested = true;
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Shuts down the connections of sessions away on other threads: the server is stopping
+    /// and will not take them back. Their requests find the connection gone.
+    pub(crate) fn cut_detached(&mut self) {
+        for slot in &mut self.slots {
+            if let Slot::Detached {
+                cutoff: Some(socket),
+                id,
+                ..
+            } = slot
+            {
+                log::debug!("session {id}: cut while detached");
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 

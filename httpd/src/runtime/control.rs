@@ -138,6 +138,7 @@ impl Core {
                 core.close(slot);
             });
         }
+        self.sessions.cut_detached();
         self.shared.router.clear();
         self.table = self.shared.router.snapshot().0;
     }
