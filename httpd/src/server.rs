@@ -164,8 +164,9 @@ impl Server {
     }
 
     /// Stops the server (ESP-IDF's `httpd_stop`): closes every connection (running `on_close`
-    /// and dropping each session context), drops every handler, and returns once the server
-    /// thread has exited. From inside a handler it only requests the stop, which happens when
+    /// and dropping each session context; a detached request's connection is shut down, and
+    /// the request finds its client gone), drops every handler, and returns once the server
+    /// thread has exited. [`shutdown`](Server::shutdown) lets requests in progress finish. From inside a handler it only requests the stop, which happens when
     /// the handler returns. Calling it again does nothing.
     pub fn stop(&self) {
         self.inner.stop();
