@@ -15,8 +15,6 @@ enum Slot {
     Detached {
         id: SessionId,
         close_requested: bool,
-        /// Cuts the connection when the server stops while the session is away.
-        cutoff: Option<socket2::Socket>,
     },
 }
 
@@ -28,6 +26,10 @@ pub(crate) struct Sessions {
     free: Vec<usize>,
     /// Live and detached sessions.
     open: usize,
+    /// For each detached session, a second handle on its socket, to cut the connection when
+    /// the server stops while the session is away. Kept apart so the table's entries stay
+    /// small.
+    cutoffs: Vec<(SessionId, socket2::Socket)>,
 }
 
 impl Sessions {
@@ -36,6 +38,7 @@ impl Sessions {
             slots: Vec::with_capacity(n),
             free: Vec::new(),
             open: 0,
+            cutoffs: Vec::new(),
         }
     }
 
@@ -119,10 +122,13 @@ impl Sessions {
     /// Moves a live session out, keeping its slot reserved.
     pub(crate) fn detach(&mut self, slot: usize) -> Option<Box<Session>> {
         let session = self.get(slot)?;
+        let id = session.id;
+        if let Some(handle) = session.transport.cutoff_handle() {
+            self.cutoffs.push((id, handle));
+        }
         let reserved = Slot::Detached {
-            id: session.id,
+            id,
             close_requested: false,
-            cutoff: session.transport.cutoff_handle(),
         };
         match std::mem::replace(&mut self.slots[slot], reserved) {
             Slot::Live(s) => Some(s),
@@ -138,8 +144,10 @@ impl Sessions {
             Some(&Slot::Detached {
                 id,
                 close_requested,
-                ..
             }) if id == session.id => {
+                if let Some(i) = self.cutoffs.iter().position(|(c, _)| *c == id) {
+                    self.cutoffs.swap_remove(i);
+                }
                 self.slots[slot] = Slot::Live(session);
                 Ok(close_requested)
             }
@@ -153,7 +161,6 @@ impl Sessions {
             Some(Slot::Detached {
                 id: d,
                 close_requested,
-                ..
             }) if *d == id => {
                 *close_requested = true;
                 true
@@ -165,16 +172,9 @@ impl Sessions {
     /// Shuts down the connections of sessions away on other threads: the server is stopping
     /// and will not take them back. Their requests find the connection gone.
     pub(crate) fn cut_detached(&mut self) {
-        for slot in &mut self.slots {
-            if let Slot::Detached {
-                cutoff: Some(socket),
-                id,
-                ..
-            } = slot
-            {
-                log::debug!("session {id}: cut while detached");
-                let _ = socket.shutdown(std::net::Shutdown::Both);
-            }
+        for (id, socket) in self.cutoffs.drain(..) {
+            log::debug!("session {id}: cut while detached");
+            let _ = socket.shutdown(std::net::Shutdown::Both);
         }
     }
 
