@@ -276,6 +276,36 @@ fn parse_length(digits: &[u8]) -> Result<u64, ErrorCode> {
     })
 }
 
+/// The bytes of a reg-name or IPv4 address (RFC 3986 3.2.2: unreserved, pct-encoded and
+/// sub-delims, but the comma: a list is not a host), as a table: it runs for every request.
+static REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
+
 /// A `Host` value (RFC 9110 7.2): empty, or a uri-host (IP literal in brackets, or a
 /// reg-name / IPv4 address) with an optional port of at most 65535. No userinfo, path, list
 /// or whitespace.
@@ -304,9 +334,7 @@ fn valid_host(value: &[u8]) -> bool {
             None => (value, None),
         },
     };
-    let reg_name = host
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+;=".contains(&b));
+    let reg_name = host.iter().all(|&b| REG_NAME[usize::from(b)]);
     let port_ok = port.is_none_or(|p| {
         p.iter().all(u8::is_ascii_digit)
             && (p.is_empty()
@@ -324,9 +352,9 @@ fn trim(s: &[u8]) -> &[u8] {
 }
 
 fn valid_target(method: Method, target: &str) -> bool {
-    // Visible ASCII only (a raw space, control or non-ASCII byte is not a URI), and no
-    // fragment, which a client never sends (RFC 9112 3.2).
-    if !target.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
+    // Visible ASCII only, and no fragment, which a client never sends (RFC 9112 3.2).
+    // httparse has refused spaces, controls and DEL; raw non-ASCII bytes it lets through.
+    if non_ascii_or_fragment(target.as_bytes()) {
         return false;
     }
     match target.as_bytes().first() {
@@ -336,6 +364,25 @@ fn valid_target(method: Method, target: &str) -> bool {
         _ if method == Method::Connect => !target.is_empty(),
         _ => absolute_path_start(target.as_bytes()).is_some(),
     }
+}
+
+/// Whether `bytes` holds a byte >= 0x80 or a `#`. Eight bytes at a time: it runs on every
+/// request's target.
+fn non_ascii_or_fragment(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        // A byte of `y` is zero where `x` has a '#'; the classic zero-byte test finds it.
+        let y = x ^ (ONES * u64::from(b'#'));
+        if (x | (y.wrapping_sub(ONES) & !y)) & HIGH != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b >= 0x80 || b == b'#')
 }
 
 /// Bytes up to the end of the request line, counting the blank lines httparse skips before it.
@@ -616,6 +663,27 @@ mod tests {
         ];
         for (req, want) in cases {
             assert_eq!(status(req), *want, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn fragment_and_non_ascii_found_at_every_position() {
+        for len in 0..24 {
+            let clean = vec![b'a'; len];
+            assert!(!non_ascii_or_fragment(&clean));
+            for at in 0..len {
+                for bad in [b'#', 0x80, 0xff, 0xc3] {
+                    let mut t = clean.clone();
+                    t[at] = bad;
+                    assert!(non_ascii_or_fragment(&t), "{len} {at} {bad:#x}");
+                }
+                // Bytes next to '#' (0x22, 0x24) and every other visible ASCII byte pass.
+                for ok in (0x21u8..0x7f).filter(|&b| b != b'#') {
+                    let mut t = clean.clone();
+                    t[at] = ok;
+                    assert!(!non_ascii_or_fragment(&t), "{len} {at} {ok:#x}");
+                }
+            }
         }
     }
 
