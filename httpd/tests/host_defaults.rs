@@ -89,6 +89,30 @@ fn with_300_connections_open_the_next_one_is_served_at_once() {
 }
 
 #[test]
+fn clients_stuck_mid_header_do_not_delay_a_normal_client() {
+    let server = hello_server();
+    let addr = server.local_addr();
+    let mut stuck: Vec<Client> = (0..6).map(|_| Client::connect(addr)).collect();
+    for c in &mut stuck {
+        c.send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    }
+    for _ in 0..5 {
+        let start = Instant::now();
+        let mut c = Client::connect(addr);
+        assert_eq!(c.get("/hello").status, 200);
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_millis(250),
+            "normal client took {took:?}"
+        );
+    }
+    // The stuck ones are still waiting, not refused.
+    for c in &mut stuck {
+        assert!(c.is_silent_for(Duration::from_millis(10)));
+    }
+}
+
+#[test]
 fn browser_sized_cookies_and_query_strings_are_accepted() {
     let server = hello_server();
     let mut c = Client::connect(server.local_addr());
