@@ -165,7 +165,8 @@ impl WsHandler {
     }
 
     /// The subprotocol this endpoint speaks: chosen (`Sec-WebSocket-Protocol`) when the client
-    /// offers it.
+    /// offers it. A comma-separated list names several, in order of preference (ESP-IDF's
+    /// `supported_subprotocol` as esp-idf-svc passes it): the first the client offers is chosen.
     pub fn subprotocol(mut self, name: impl Into<String>) -> Self {
         self.endpoint.subprotocol = Some(name.into());
         self
@@ -272,10 +273,12 @@ pub(crate) fn handshake(req: &mut Request<'_>, endpoint: &WsEndpoint) -> Result<
             return Ok(Upgrade::Refused);
         }
     }
-    let protocol = endpoint
-        .subprotocol
-        .as_deref()
-        .filter(|p| has_token(req.header("sec-websocket-protocol"), p));
+    let offered = req.header("sec-websocket-protocol");
+    let protocol = endpoint.subprotocol.as_deref().and_then(|list| {
+        list.split(',')
+            .map(str::trim)
+            .find(|p| !p.is_empty() && has_token(offered, p))
+    });
     let out = &mut req.session.output.data;
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
     out.extend_from_slice(accept.as_bytes());
