@@ -263,7 +263,11 @@ impl<'a> EspHttpConnection<'a> {
         match handler.handle(&mut self) {
             Ok(()) => self.complete(),
             Err(e) if !self.raw.req.response_started() => {
-                log::info!("{} {}: handler failed: {e:?}", self.method_str(), self.uri());
+                log::info!(
+                    "{} {}: handler failed: {e:?}",
+                    self.method_str(),
+                    self.uri()
+                );
                 self.render_error(&e)?;
                 self.complete()
             }
@@ -313,8 +317,12 @@ impl<'a> EspHttpConnection<'a> {
         self.raw.req.ex.resp.headers.clear();
         self.raw.req.ex.resp.header_count = 0;
         self.raw.req.ex.resp.declared_len = None;
-        self.initiate_response(500, Some("Internal Error"), &[("Content-Type", "text/html")])
-            .map_err(EspError::into_inner)?;
+        self.initiate_response(
+            500,
+            Some("Internal Error"),
+            &[("Content-Type", "text/html")],
+        )
+        .map_err(EspError::into_inner)?;
         self.write_all(page.as_bytes())
             .map_err(EspError::into_inner)
     }

@@ -90,7 +90,12 @@ impl<'a> EspHttpServer<'a> {
     /// # Errors
     /// The URI is already registered for the method, the table is full (`max_uri_handlers`),
     /// or the method is one httpd does not parse (the WebDAV and UPnP ones).
-    pub fn handler<H>(&mut self, uri: &str, method: Method, handler: H) -> Result<&mut Self, EspError>
+    pub fn handler<H>(
+        &mut self,
+        uri: &str,
+        method: Method,
+        handler: H,
+    ) -> Result<&mut Self, EspError>
     where
         H: for<'r> Handler<EspHttpConnection<'r>> + Send + 'static,
     {
@@ -117,7 +122,12 @@ impl<'a> EspHttpServer<'a> {
     ///
     /// # Errors
     /// As [`handler`](EspHttpServer::handler).
-    pub fn fn_handler<E, F>(&mut self, uri: &str, method: Method, f: F) -> Result<&mut Self, EspError>
+    pub fn fn_handler<E, F>(
+        &mut self,
+        uri: &str,
+        method: Method,
+        f: F,
+    ) -> Result<&mut Self, EspError>
     where
         F: for<'r> Fn(Request<&mut EspHttpConnection<'r>>) -> Result<(), E> + Send + 'static,
         E: Debug,

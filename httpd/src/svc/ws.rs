@@ -142,7 +142,9 @@ impl EspHttpWsConnection {
     /// On the `is_new` call (no frame yet), and once the frame has been consumed.
     pub fn recv(&mut self, frame_data_buf: &mut [u8]) -> Result<(FrameType, usize), EspError> {
         match &mut self.state {
-            State::New => Err(Error::handler("no frame to receive on a new WebSocket connection").into()),
+            State::New => {
+                Err(Error::handler("no frame to receive on a new WebSocket connection").into())
+            }
             State::Closed => Ok((FrameType::SocketClose, 0)),
             State::Receiving(None) => Err(Error::handler(
                 "the frame was already received; the handler is called again for the next one",
@@ -312,8 +314,7 @@ impl Drop for SessionGuard {
         self.closed.store(true, Ordering::Release);
         let mut conn = EspHttpWsConnection::new(self.session, State::Closed, None);
         let handler = &self.handler;
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut conn))).is_err()
-        {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut conn))).is_err() {
             log::warn!("session {}: WebSocket close handler panicked", self.session);
         }
     }
