@@ -2,7 +2,7 @@
 //! after the handshake, for each data frame, and when the connection closes, with an
 //! [`EspHttpWsConnection`]; [`EspHttpWsDetachedSender`] sends from any thread.
 //!
-//! Built on httpd's [`WsHandler`](crate::WsHandler): its post-handshake hook is the `is_new`
+//! Built on httpd's [`WsHandler`]: its post-handshake hook is the `is_new`
 //! call, its message handler the frame calls, and a session context whose drop runs when the
 //! session closes (client gone, close handshake, server stopped) is the `is_closed` call.
 //!
