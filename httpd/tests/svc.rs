@@ -13,7 +13,7 @@ mod handlers;
 mod ws;
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 
 use httpd::svc::embedded_svc::http::Method;
@@ -22,7 +22,7 @@ use httpd::svc::ws::EspHttpWsDetachedSender;
 use httpd::svc::{Configuration, EspHttpServer};
 
 use handlers::WsEvent;
-use util::{Client, IO_TIMEOUT};
+use util::{installed, Client, IO_TIMEOUT};
 
 /// A facade server on loopback with `conf` (its port replaced by a free one).
 pub(crate) fn start(conf: Configuration) -> EspHttpServer<'static> {
@@ -75,19 +75,6 @@ fn example_server() -> EspHttpServer<'static> {
     });
     example::register(&mut server).expect("the example's handlers register");
     server
-}
-
-fn installed(program: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("note: {program} is not installed; skipping this test");
-    }
-    found
 }
 
 #[test]
