@@ -425,3 +425,66 @@ const _: fn() = || {
     fn sendable<T: Send + Clone>() {}
     sendable::<EspHttpWsDetachedSender>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receiving(frame_type: FrameType, data: &[u8]) -> EspHttpWsConnection {
+        let frame = Frame {
+            frame_type,
+            data: data.to_vec(),
+        };
+        EspHttpWsConnection::new(SessionId::new(3, 1), State::Receiving(Some(frame)), None)
+    }
+
+    #[test]
+    fn recv_reports_the_size_until_the_buffer_fits_then_consumes() {
+        let mut ws = receiving(FrameType::Text(false), b"hi\0");
+        assert_eq!(ws.recv(&mut []).unwrap(), (FrameType::Text(false), 3));
+        let mut small = [9u8; 2];
+        assert_eq!(ws.recv(&mut small).unwrap().1, 3);
+        assert_eq!(small, [9, 9], "a short buffer is left alone");
+        let mut buf = [9u8; 5];
+        assert_eq!(ws.recv(&mut buf).unwrap(), (FrameType::Text(false), 3));
+        assert_eq!(&buf, b"hi\0\x09\x09");
+        assert!(ws.recv(&mut buf).is_err(), "consumed");
+    }
+
+    #[test]
+    fn new_and_closed_connections() {
+        let id = SessionId::new(0, 7);
+        let mut new = EspHttpWsConnection::new(id, State::New, None);
+        assert!(new.is_new() && !new.is_closed());
+        assert!(new.recv(&mut [0; 4]).is_err());
+        assert!(new.create_detached_sender().is_err(), "no server link");
+        assert_eq!(new.session(), id.as_raw());
+        let mut closed = EspHttpWsConnection::new(id, State::Closed, None);
+        assert_eq!(closed.recv(&mut []).unwrap(), (FrameType::SocketClose, 0));
+        assert!(closed.send(FrameType::Text(false), b"x").is_err());
+        assert!(closed.create_detached_sender().is_err());
+    }
+
+    #[test]
+    fn frames_are_checked_and_close_payloads_parsed() {
+        let mut ws = receiving(FrameType::Binary(false), b"");
+        assert!(ws.send(FrameType::SocketClose, b"").is_err());
+        assert!(ws.send(FrameType::Ping, &[0; 126]).is_err());
+        ws.send(FrameType::Continue(true), b"end").unwrap();
+        assert_eq!(ws.outbox.len(), 1);
+        assert_eq!(close_parts(&[]), (CloseCode::NORMAL, ""));
+        assert_eq!(
+            close_parts(&[0x0f, 0xa1, b'o', b'k']),
+            (CloseCode(4001), "ok")
+        );
+        assert!(detached_message(FrameType::Text(true), b"x").is_err());
+        assert!(detached_message(FrameType::Continue(true), b"x").is_err());
+        let close = detached_message(FrameType::Close, &[]).unwrap();
+        assert_eq!(close.close_code, Some(CloseCode::NORMAL));
+        let text = detached_message(FrameType::Text(false), b"t").unwrap();
+        assert_eq!(
+            (text.opcode, text.payload.as_slice()),
+            (Opcode::Text, &b"t"[..])
+        );
+    }
+}
