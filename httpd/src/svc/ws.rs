@@ -3,13 +3,12 @@
 //! [`EspHttpWsConnection`]; [`EspHttpWsDetachedSender`] sends from any thread.
 //!
 //! Built on httpd's [`WsHandler`]: its post-handshake hook is the `is_new`
-//! call, its message handler the frame calls, and a session context whose drop runs when the
+//! call, its handler (with [`WsHandler::frames`]: once per data frame) the frame calls, and a session context whose drop runs when the
 //! session closes (client gone, close handshake, server stopped) is the `is_closed` call.
 //!
 //! Differences from the chip, each because the host's server is not ESP-IDF's:
-//! - A message the client sends in fragments is delivered once, reassembled, as an
-//!   unfragmented frame (httpd assembles messages; the chip calls the handler per fragment).
-//!   Messages larger than 64 KiB close the connection with 1009.
+//! - A message (all its frames together) larger than 64 KiB closes the connection with 1009;
+//!   the chip's limit is its memory.
 //! - Frames the handler sends are written when it returns, in order and before the next frame
 //!   is read: the connection has no lifetime parameter, so it cannot borrow the session while
 //!   the handler runs. A send that fails then is logged, not returned.
@@ -382,9 +381,11 @@ impl EspHttpServer<'_> {
         let on_new = Arc::clone(&handler);
         let on_frame = Arc::clone(&handler);
         let mut ws = WsHandler::new(uri, move |conn, frame: WsFrame<'_>| {
+            let fragmented = !frame.is_final();
             let Some(frame_type) = (match frame.opcode() {
-                Opcode::Text => Some(FrameType::Text(false)),
-                Opcode::Binary => Some(FrameType::Binary(false)),
+                Opcode::Text => Some(FrameType::Text(fragmented)),
+                Opcode::Binary => Some(FrameType::Binary(fragmented)),
+                Opcode::Continuation => Some(FrameType::Continue(frame.is_final())),
                 _ => None,
             }) else {
                 return Ok(());
@@ -399,6 +400,7 @@ impl EspHttpServer<'_> {
             call(&on_frame, conn, esp);
             Ok(())
         })
+        .frames(true)
         .post_handshake(move |conn| {
             let session = conn.session_id();
             conn.set_session_ctx(SessionGuard {

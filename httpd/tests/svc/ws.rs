@@ -59,6 +59,44 @@ fn frames_are_received_as_on_the_chip() {
 }
 
 #[test]
+fn a_fragmented_message_reaches_the_handler_frame_by_frame() {
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tungstenite::protocol::frame::Frame;
+    let t = TestServer::start();
+    let (mut ws, s) = open(&t);
+    let frames = [
+        (OpCode::Data(Data::Text), &b"ab"[..], false),
+        (OpCode::Data(Data::Continue), &b"cd"[..], false),
+        (OpCode::Data(Data::Continue), &b"ef"[..], true),
+    ];
+    for (opcode, data, fin) in frames {
+        ws.write(Message::Frame(Frame::message(data.to_vec(), opcode, fin)))
+            .unwrap();
+    }
+    ws.flush().unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match t.event() {
+            WsEvent::SecondRecvFailed(_) => {}
+            other => seen.push(other),
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            // The first frame: fragmented, its size with the NUL.
+            WsEvent::Frame(s, FrameType::Text(true), 3, 3, b"ab\0".to_vec()),
+            WsEvent::Frame(s, FrameType::Continue(false), 2, 2, b"cd".to_vec()),
+            WsEvent::Frame(s, FrameType::Continue(true), 2, 2, b"ef".to_vec()),
+        ]
+    );
+    // The handler answered each frame on its own.
+    assert_eq!(util::ws_text(&mut ws), "ab");
+    assert_eq!(ws.read().unwrap(), Message::binary(b"cd".to_vec()));
+    assert_eq!(ws.read().unwrap(), Message::binary(b"ef".to_vec()));
+}
+
+#[test]
 fn handler_frames_go_out_in_order_and_an_error_keeps_the_connection() {
     let t = TestServer::start();
     let (mut ws, _) = open(&t);

@@ -45,7 +45,8 @@ pub struct WsFrame<'a> {
 
 impl<'a> WsFrame<'a> {
     /// `Text` or `Binary` for messages and their parts; `Ping`, `Pong` or `Close` for control
-    /// frames (given to endpoints that asked for them).
+    /// frames (given to endpoints that asked for them). With [`WsHandler::frames`], each data
+    /// frame's own opcode: `Continuation` for the later fragments of a message.
     pub fn opcode(&self) -> Opcode {
         self.opcode
     }
@@ -55,7 +56,8 @@ impl<'a> WsFrame<'a> {
         self.payload
     }
 
-    /// Whether this is the whole message, or its last part.
+    /// Whether this is the whole message, or its last part (with [`WsHandler::frames`]: the
+    /// frame's FIN bit).
     pub fn is_final(&self) -> bool {
         self.fin
     }
@@ -141,6 +143,8 @@ pub(crate) struct WsEndpoint {
     pub(crate) post: Option<PostFn>,
     pub(crate) control_frames: bool,
     pub(crate) part_len: Option<usize>,
+    /// Deliver each data frame whole ([`WsHandler::frames`]).
+    pub(crate) frames: bool,
     pub(crate) max_message: usize,
 }
 
@@ -159,6 +163,7 @@ impl WsHandler {
                 post: None,
                 control_frames: false,
                 part_len: None,
+                frames: false,
                 max_message: DEFAULT_MAX_MESSAGE,
             },
         }
@@ -207,6 +212,16 @@ impl WsHandler {
         self
     }
 
+    /// Deliver each data frame whole, as the client framed it, instead of whole messages:
+    /// the handler is called once per frame, with the frame's own opcode (`Continuation` for
+    /// the later fragments of a message) and its FIN bit as [`WsFrame::is_final`]. ESP-IDF's
+    /// per-frame `httpd_ws_recv_frame`, which esp-rs handlers expect. `part_len` takes
+    /// precedence over it.
+    pub fn frames(mut self, enable: bool) -> Self {
+        self.endpoint.frames = enable;
+        self
+    }
+
     /// The largest message accepted; a larger one closes the connection with 1009.
     /// Default 64 KiB.
     pub fn max_message(mut self, n: usize) -> Self {
@@ -222,6 +237,7 @@ impl fmt::Debug for WsHandler {
             .field("subprotocol", &self.endpoint.subprotocol)
             .field("control_frames", &self.endpoint.control_frames)
             .field("part_len", &self.endpoint.part_len)
+            .field("frames", &self.endpoint.frames)
             .field("max_message", &self.endpoint.max_message)
             .finish_non_exhaustive()
     }
