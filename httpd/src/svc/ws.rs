@@ -255,7 +255,9 @@ impl EspHttpWsDetachedSender {
         })?;
         match rx.recv_timeout(DETACHED_SEND_WAIT) {
             Ok(r) => Ok(r?),
-            Err(_) => Err(Error::Timeout.into()),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout.into()),
+            // The server stopped before its thread took the frame.
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Error::Stopped.into()),
         }
     }
 }
