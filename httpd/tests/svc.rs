@@ -355,3 +355,20 @@ fn esp_idf_svc_defaults_start_and_dropping_the_server_stops_it() {
     assert!(c.is_closed(), "open connections are closed");
     assert!(TcpStream::connect(addr).is_err(), "the listener is gone");
 }
+
+#[test]
+fn esp_idf_svc_defaults_purge_the_least_recently_used_of_four_sockets() {
+    let t = TestServer::start();
+    let mut clients: Vec<Client> = (0..4).map(|_| Client::connect(t.addr())).collect();
+    for c in &mut clients {
+        assert_eq!(c.get("/nothing").status, 200);
+    }
+    // A fifth connection at the full table (max_open_sockets 4, lru_purge_enable true).
+    let mut fifth = Client::connect(t.addr());
+    assert_eq!(fifth.get("/nothing").status, 200);
+    assert!(
+        clients[0].is_closed(),
+        "the least recently used session is purged"
+    );
+    assert_eq!(clients[3].get("/nothing").status, 200);
+}

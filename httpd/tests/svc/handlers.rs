@@ -195,6 +195,22 @@ pub(crate) fn register(
             ),
     )?;
 
+    // WebSocket: an error (here on the is_new call) is logged; the connection stays.
+    server.ws_handler("/ws-grumpy", None, |ws: &mut EspHttpWsConnection| {
+        if ws.is_new() {
+            ws.send(FrameType::Text(false), b"grr")?;
+            anyhow::bail!("refusing to be new");
+        }
+        if ws.is_closed() {
+            return Ok(());
+        }
+        let (_, len) = ws.recv(&mut [])?;
+        let mut buf = vec![0u8; len];
+        ws.recv(&mut buf)?;
+        ws.send(FrameType::Binary(false), &buf)?;
+        Ok(())
+    })?;
+
     // WebSocket: reports what it sees, hands detached senders to the test.
     let ws_events = Mutex::new(ws_events);
     let senders = Mutex::new(senders);

@@ -242,3 +242,16 @@ fn the_subprotocol_list_picks_the_first_the_client_offers() {
     );
     assert!(matches!(t.event(), WsEvent::New(_)));
 }
+
+#[test]
+fn an_error_on_the_new_call_is_logged_and_the_session_goes_on() {
+    let t = TestServer::start();
+    let mut ws = util::ws_connect(t.addr(), "/ws-grumpy");
+    assert_eq!(
+        util::ws_text(&mut ws),
+        "grr",
+        "sent before the handler failed"
+    );
+    ws.send(Message::binary(vec![5u8])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(vec![5u8]));
+}
