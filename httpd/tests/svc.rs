@@ -241,6 +241,21 @@ fn an_error_before_the_response_gives_500_and_keeps_the_connection() {
 }
 
 #[test]
+fn a_panicking_handler_gets_500_and_the_server_goes_on() {
+    let t = TestServer::start();
+    let mut c = Client::connect(t.addr());
+    let r = c.get("/panic");
+    assert_eq!(r.status, 500);
+    assert!(r.closes());
+    for _ in 0..2 {
+        // The handler's mutex recovers: it is called again.
+        let mut c = Client::connect(t.addr());
+        assert_eq!(c.get("/panic").status, 500);
+    }
+    assert_eq!(Client::connect(t.addr()).get("/nothing").status, 200);
+}
+
+#[test]
 fn an_error_after_the_body_started_cuts_the_connection() {
     let t = TestServer::start();
     let mut c = Client::connect(t.addr());

@@ -139,6 +139,11 @@ pub(crate) fn register(
         anyhow::bail!("gave up half way")
     })?;
 
+    // A panic (the chip would abort): caught by the server.
+    server.fn_handler("/panic", Method::Get, |_req| -> Result<(), anyhow::Error> {
+        panic!("handler bug")
+    })?;
+
     // Misuse the chip panics on: an error here.
     server.fn_handler::<anyhow::Error, _>("/misuse", Method::Get, |mut req| {
         let write_early = SvcRequest::connection(&mut req).write(b"x").is_err();
