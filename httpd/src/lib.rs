@@ -35,7 +35,8 @@
 //!
 //! - `types`: shared vocabulary (session ids, methods, versions, URI matchers). Uses nothing.
 //! - `error`: the one error type and the one error -> status table. Uses nothing.
-//! - `config`: the validated configuration and its builder. Uses `types`, `error`.
+//! - `event`: server events and their observer. Uses `types`, `error`.
+//! - `config`: the validated configuration and its builder. Uses the above.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
 //!   keep-alive rule, request targets, the WebSocket codec and message assembly). Uses the above.
 //! - `conn`: transports (TCP, an in-memory pipe), buffers, response bodies pulled from a
@@ -57,6 +58,7 @@ mod api;
 mod config;
 mod conn;
 mod error;
+mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -78,6 +80,7 @@ pub use config::{
     Config, ConfigBuilder, FailurePolicy, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT,
 };
 pub use error::{Error, ErrorCode};
+pub use event::{Event, OnEvent};
 pub use router::Handler;
 pub use runtime::control::ServerContext;
 pub use server::Server;

@@ -61,6 +61,19 @@ macro_rules! dispatch {
     };
 }
 
+impl Stream {
+    /// A second handle on the socket (a duplicated descriptor), with which the loop can cut a
+    /// connection whose session is away on another thread. `None` for transports that are not
+    /// sockets, or when no descriptor is left.
+    pub(crate) fn cutoff_handle(&self) -> Option<socket2::Socket> {
+        match self {
+            Stream::Tcp(t) => SockRef::from(&t.0).try_clone().ok(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe(_) => None,
+        }
+    }
+}
+
 impl Transport for Stream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -11,6 +11,7 @@ use socket2::SockRef;
 use super::{arm, Core};
 use crate::conn::session::Session;
 use crate::conn::transport::{Stream, Tcp, Transport};
+use crate::event::Event;
 
 /// Connections accepted per turn, so a connection flood cannot starve served sessions.
 const ACCEPTS_PER_TURN: usize = 64;
@@ -93,6 +94,7 @@ impl Core {
                         log::error!("on_close panicked");
                     }
                 }
+                config.events.emit(|| Event::Disconnected { id });
                 return None;
             }
         }
@@ -103,6 +105,10 @@ impl Core {
         let slot = self.sessions.insert(session);
         self.shared.add_client(id);
         log::debug!("session {id} opened from {peer}");
+        self.env
+            .config
+            .events
+            .emit(|| Event::Connected { id, peer });
         Some(slot)
     }
 }

@@ -137,9 +137,10 @@ impl Default for Configuration {
 
 impl Configuration {
     /// The httpd configuration this one maps to, as a builder to adjust before starting a
-    /// server with `EspHttpServer::with_config` (e.g. to bind to loopback only). Every value
-    /// ESP-IDF fixes is set explicitly: backlog 5, receive and send timeouts 5 s, URI limit
-    /// 512 bytes, header section 1024 bytes; the ignored fields leave no trace.
+    /// server with `EspHttpServer::with_config` (e.g. to bind to loopback only): ESP-IDF's
+    /// preset ([`ConfigBuilder::esp_idf`]) with this configuration's values, and the values
+    /// esp-idf-svc fixes set explicitly (backlog 5, receive and send timeouts 5 s, URI limit
+    /// 512 bytes, header section 1024 bytes); the ignored fields leave no trace.
     pub fn to_httpd(&self) -> ConfigBuilder {
         let keepalive = self.keep_alive.map(|ka| TcpKeepalive {
             idle: Duration::from_secs(ka.idle_secs.into()),
@@ -151,7 +152,7 @@ impl Configuration {
         } else {
             UriMatch::Exact
         };
-        Config::builder()
+        ConfigBuilder::esp_idf()
             .port(self.http_port)
             .stack_size(self.stack_size.max(HOST_STACK_MIN))
             .max_open_sockets(self.max_open_sockets)

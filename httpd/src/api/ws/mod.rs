@@ -32,8 +32,9 @@ type PostFn = Arc<dyn Fn(&mut WsConn<'_>) -> Result<(), Error> + Send + Sync>;
 /// Told whether an asynchronously sent frame reached the session's output.
 pub type WsSendCallback = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
-/// Default largest message an endpoint accepts (close 1009 beyond it).
-const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
+/// Default largest message an endpoint accepts (close 1009 beyond it): 16 MiB, tungstenite's
+/// frame limit. A message's buffer grows only as its bytes arrive.
+const DEFAULT_MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// A received WebSocket message, message part or control frame.
 #[derive(Debug, Clone, Copy)]
@@ -223,7 +224,7 @@ impl WsHandler {
     }
 
     /// The largest message accepted; a larger one closes the connection with 1009.
-    /// Default 64 KiB.
+    /// Default 16 MiB (ESP-IDF's echo example takes what it can allocate).
     pub fn max_message(mut self, n: usize) -> Self {
         self.endpoint.max_message = n;
         self
