@@ -47,6 +47,8 @@
 //! - `runtime`: the control channel, dispatch and the poll loop, the only place that decides
 //!   who runs next. Uses the above.
 //! - `server`: the thin public `Server` handle. Uses everything.
+//! - `svc` (feature `embedded-svc`): embedded-svc's server traits and an `EspHttpServer`
+//!   facade for esp-rs handler code. Uses `server`, `router`, `api` and below; nothing uses it.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -65,6 +67,10 @@ mod router;
 mod runtime;
 mod server;
 mod types;
+
+// esp-rs on a host (issue 14): the top layer, above `server`.
+#[cfg(feature = "embedded-svc")]
+pub mod svc;
 
 pub use api::body::Body;
 pub use api::detach::AsyncRequest;

@@ -336,3 +336,17 @@ pub fn ws_text(ws: &mut tungstenite::WebSocket<TcpStream>) -> String {
         other => panic!("expected text, got {other:?}"),
     }
 }
+
+/// Whether `program --version` runs; prints a note (the test is then skipped) when it does not.
+pub fn installed(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("note: {program} is not installed; skipping this test");
+    }
+    found
+}
