@@ -46,6 +46,8 @@
 //! - `runtime`: the control channel, dispatch and the poll loop, the only place that decides
 //!   who runs next. Uses the above.
 //! - `server`: the thin public `Server` handle. Uses everything.
+//! - `files`: static files (a directory or compiled-in assets) as a handler, and safe uploads.
+//!   Uses `types`, `error`, `proto`, `api`, `router`; only re-exported here.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -55,6 +57,7 @@ mod api;
 mod config;
 mod conn;
 mod error;
+mod files;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -72,6 +75,7 @@ pub use config::{
     Config, ConfigBuilder, FailurePolicy, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT,
 };
 pub use error::{Error, ErrorCode};
+pub use files::{Assets, FileError, StaticFiles};
 pub use router::Handler;
 pub use runtime::control::ServerContext;
 pub use server::Server;
