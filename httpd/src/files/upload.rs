@@ -140,6 +140,22 @@ impl StaticFiles {
         }
     }
 
+    /// The real path of the existing file or directory `rel` (percent-encoded, as in a request
+    /// target; empty or `/` is the root), for handlers that read it themselves (a directory
+    /// listing). Symlinks are followed only to targets inside the root.
+    ///
+    /// # Errors
+    /// [`FileError::BadPath`], [`FileError::Forbidden`] (outside the root; embedded assets),
+    /// [`FileError::NotFound`].
+    pub fn locate(&self, rel: &str) -> Result<PathBuf, FileError> {
+        let Store::Dir(root) = &self.store else {
+            return Err(FileError::Forbidden);
+        };
+        let path = resolve::resolve(rel).map_err(|_| FileError::BadPath)?;
+        let found = safe::locate(root, &path.segments, "").map_err(FileError::from_code)?;
+        Ok(found.path)
+    }
+
     fn writable(&self, rel: &str) -> Result<(&Path, RelPath), FileError> {
         let Store::Dir(root) = &self.store else {
             return Err(FileError::Forbidden);
