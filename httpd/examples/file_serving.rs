@@ -209,7 +209,7 @@ fn page(path: &str, entries: &[(String, bool, u64)], shown: String) -> String {
     let mut html = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Files</title></head><body>\n",
     );
-    let _ = write!(html, "<h1>/{}</h1>\n", escape(&shown));
+    let _ = writeln!(html, "<h1>/{}</h1>", escape(&shown));
     html.push_str(UPLOAD_FORM);
     html.push_str(
         "<table id=\"files\" border=\"1\"><thead><tr><th>Name</th><th>Type</th>\

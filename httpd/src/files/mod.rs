@@ -106,7 +106,10 @@ impl StaticFiles {
     pub fn new(root: impl AsRef<Path>) -> io::Result<StaticFiles> {
         let root = std::fs::canonicalize(root)?;
         if !root.is_dir() {
-            return Err(io::Error::from(io::ErrorKind::NotADirectory));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a directory",
+            ));
         }
         Ok(StaticFiles::with_store(Store::Dir(root)))
     }

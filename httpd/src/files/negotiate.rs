@@ -57,7 +57,7 @@ pub(crate) fn acceptable(accept_encoding: Option<&str>) -> Vec<Coding> {
         .map(|c| (weight(c), c))
         .filter(|(q, _)| *q > 0)
         .collect();
-    allowed.sort_by(|a, b| b.0.cmp(&a.0)); // stable: brotli stays first on a tie
+    allowed.sort_by_key(|a| std::cmp::Reverse(a.0)); // stable: brotli stays first on a tie
     allowed.into_iter().map(|(_, c)| c).collect()
 }
 
