@@ -2,7 +2,7 @@
 //! sans-IO decisions (conditional, range, coding).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::Path;
 
 use super::conditional::Validators;
@@ -227,12 +227,8 @@ fn respond(files: &StaticFiles, req: &mut Request<'_>, hit: Hit) -> Result<(), E
                 Body::from_reader(io::Cursor::new(part), Some(len))
             }
         }
-        Content::File(mut file) => {
-            if start > 0 {
-                file.seek(SeekFrom::Start(start))?;
-            }
-            Body::from_reader(file.take(len), Some(len))
-        }
+        // Sent by the loop as the socket drains: with sendfile on Linux TCP, else copied.
+        Content::File(file) => Body::file_part(file, start, len),
     };
     req.send_body(body)
 }
