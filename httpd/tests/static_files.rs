@@ -559,3 +559,36 @@ fn large_files_stream_without_holding_up_other_clients() {
     );
     assert_eq!(r.body, &data[10_000_000..10_000_010]);
 }
+
+/// A file that is shorter than announced when the loop sends it (truncated after its length
+/// was read): the client gets what there is, then the connection closes, never a hang.
+#[test]
+fn a_file_truncated_while_sent_closes_the_connection() {
+    let base = TempDir::new("truncated");
+    let path = base.write("f.bin", vec![b'x'; 1 << 20]);
+    let server = start(Config::builder());
+    server
+        .register(httpd::Handler::new("/f", httpd::Method::Get, move |req| {
+            let body = httpd::Body::from_file(std::fs::File::open(&path)?)?;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len(10)?;
+            req.send_body(body)
+        }))
+        .unwrap();
+    let mut c = Client::connect(server.local_addr());
+    c.send("GET /f HTTP/1.1\r\nHost: t\r\n\r\n");
+    let head = c.head_response();
+    assert_eq!(head.header("content-length"), Some("1048576"));
+    // The rest (what the client had not buffered yet) ends with a close, not a timeout.
+    let mut rest = Vec::new();
+    let started = Instant::now();
+    let end = c.stream.read_to_end(&mut rest);
+    assert!(
+        end.is_ok() || end.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection stayed open"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(rest.len() <= 10, "{} bytes", rest.len());
+}
