@@ -127,24 +127,29 @@ fn upload(
     let spawned = std::thread::Builder::new()
         .name("upload".into())
         .spawn(move || {
-            if let Ok(mut req) = detached.request() {
-                let result = match files.save_upload(&mut req, &rel, max) {
-                    Ok(n) => {
-                        info!("Stored {rel} ({n} bytes)");
-                        see_root(&mut req)
-                    }
-                    // The client broke off: nothing to answer, the connection closes.
-                    Err(FileError::Request(e)) => {
-                        warn!("Upload of {rel} failed: {e}");
-                        req.set_header("Connection", "close")
-                    }
-                    Err(e) => refuse(&mut req, &rel, &e),
-                };
-                if let Err(e) = result {
-                    warn!("Answering the upload of {rel}: {e}");
-                }
-            }
+            let Ok(mut req) = detached.request() else {
+                counter.fetch_sub(1, Ordering::AcqRel);
+                return;
+            };
+            let saved = files.save_upload(&mut req, &rel, max);
+            // The slot is free before the answer goes out, so a client that uploads again as
+            // soon as it has the answer finds it free.
             counter.fetch_sub(1, Ordering::AcqRel);
+            let result = match saved {
+                Ok(n) => {
+                    info!("Stored {rel} ({n} bytes)");
+                    see_root(&mut req)
+                }
+                // The client broke off: nothing to answer, the connection closes.
+                Err(FileError::Request(e)) => {
+                    warn!("Upload of {rel} failed: {e}");
+                    req.set_header("Connection", "close")
+                }
+                Err(e) => refuse(&mut req, &rel, &e),
+            };
+            if let Err(e) = result {
+                warn!("Answering the upload of {rel}: {e}");
+            }
         });
     if spawned.is_err() {
         // The closure, and `detached` in it, were dropped unrun: the request completes with a
