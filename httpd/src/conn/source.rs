@@ -122,7 +122,14 @@ impl Source {
         match &mut self.origin {
             Origin::Reader(reader) => reader.read(buf),
             Origin::File { file, offset } => {
+                #[cfg(unix)]
                 let n = std::os::unix::fs::FileExt::read_at(file, buf, *offset)?;
+                #[cfg(not(unix))]
+                let n = {
+                    use std::io::{Seek, SeekFrom};
+                    file.seek(SeekFrom::Start(*offset))?;
+                    file.read(buf)?
+                };
                 *offset += n as u64;
                 Ok(n)
             }

@@ -1,6 +1,11 @@
 //! The file system side of path safety: a resolved path is looked up under the root, and a
 //! symlink on the way is followed only when its target is still inside the root. The same
 //! checks guard paths that are written or removed.
+//!
+//! The lookup and the open are separate calls: someone who can change the tree under the root
+//! while a request is served could swap a directory on the path for a symlink in between. The
+//! last component is opened with `O_NOFOLLOW` on Linux, so only directories remain exposed to
+//! that race; the threat is a local user with write access to the served tree.
 
 use std::fs::{self, Metadata};
 use std::io;

@@ -115,8 +115,21 @@ fn lookup_dir(
     }
 }
 
+/// Opens a file found under the root. On Linux the last component is opened with
+/// `O_NOFOLLOW`: a symlink put in its place after the lookup is refused, not followed.
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    options.open(path)
+}
+
 fn open(found: fs::Found, coding: Option<Coding>, name: String) -> Lookup {
-    let file = match File::open(&found.path) {
+    let file = match open_nofollow(&found.path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return Lookup::Miss(ErrorCode::Forbidden)
