@@ -246,6 +246,14 @@ fn conditional_requests_table() {
             &[("If-None-Match", &etag), ("If-Modified-Since", &earlier)],
             304,
         ),
+        (&[("If-Match", &etag)], 200),
+        (&[("If-Match", "*")], 200),
+        (&[("If-Match", "\"other\"")], 412),
+        (&[("If-Match", &weak)], 412),
+        (&[("If-Unmodified-Since", &lm)], 200),
+        (&[("If-Unmodified-Since", &earlier)], 412),
+        // A failed precondition wins over a matching If-None-Match.
+        (&[("If-Match", "\"other\""), ("If-None-Match", &etag)], 412),
     ];
     for (headers, want) in cases {
         let r = head_of(addr, "/static/a.txt", headers);

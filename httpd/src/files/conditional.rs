@@ -64,6 +64,26 @@ impl Validators {
         }
     }
 
+    /// Whether `If-Match` / `If-Unmodified-Since` fail (412 Precondition Failed): `If-Match`
+    /// (a list or `*`, strong comparison) when present, else `If-Unmodified-Since` when the
+    /// representation is newer (RFC 9110 13.2.2, steps 1 and 2).
+    pub(crate) fn precondition_failed(
+        &self,
+        if_match: Option<&str>,
+        if_unmodified_since: Option<&str>,
+    ) -> bool {
+        if let Some(list) = if_match {
+            return !list
+                .split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || (tag.starts_with('"') && tag == self.etag));
+        }
+        match (if_unmodified_since.and_then(parse_date), self.modified) {
+            (Some(since), Some(modified)) => modified > since,
+            _ => false,
+        }
+    }
+
     /// Whether `If-Range` lets the `Range` apply: absent, an equal strong tag, or exactly the
     /// `Last-Modified` date. A weak tag or anything else means the whole representation.
     pub(crate) fn if_range_holds(&self, if_range: Option<&str>) -> bool {
@@ -162,6 +182,33 @@ mod tests {
         }
         let undated = Validators::for_bytes(b"x", "");
         assert!(!undated.not_modified(None, Some(LATER)));
+    }
+
+    #[test]
+    fn precondition_table() {
+        let v = validators();
+        let tag = v.etag.clone();
+        let weak = format!("W/{tag}");
+        let list = format!("\"x\", {tag}");
+        let cases: &[(Option<&str>, Option<&str>, bool)] = &[
+            (None, None, false),
+            (Some(&tag), None, false),
+            (Some(&list), None, false),
+            (Some("*"), None, false),
+            (Some(&weak), None, true),
+            (Some("\"other\""), None, true),
+            (Some("junk"), None, true),
+            (None, Some(LM), false),
+            (None, Some(LATER), false),
+            (None, Some(EARLIER), true),
+            (None, Some("not a date"), false),
+            // If-Match wins over If-Unmodified-Since.
+            (Some(&tag), Some(EARLIER), false),
+            (Some("\"other\""), Some(LATER), true),
+        ];
+        for (im, ius, want) in cases {
+            assert_eq!(v.precondition_failed(*im, *ius), *want, "{im:?} {ius:?}");
+        }
     }
 
     #[test]

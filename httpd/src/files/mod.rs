@@ -40,7 +40,9 @@ pub use upload::FileError;
 ///   modification time to the nanosecond, or a hash of an embedded asset) and `Last-Modified`;
 ///   `Cache-Control` when [`cache_control`](StaticFiles::cache_control) is set.
 /// - 304 Not Modified (no body) for a matching `If-None-Match` (one tag, a list or `*`), or,
-///   without `If-None-Match`, an `If-Modified-Since` not older than the file.
+///   without `If-None-Match`, an `If-Modified-Since` not older than the file; 412
+///   Precondition Failed when `If-Match` names no current tag or, without it, the file changed
+///   after `If-Unmodified-Since`.
 /// - 206 Partial Content for one range (`bytes=a-b`, `a-`, `-n`; an end past the file is
 ///   trimmed), 416 with `Content-Range: bytes */LEN` when no range overlaps the file. Several
 ///   ranges are answered with the whole file (200), not `multipart/byteranges`. `If-Range`

@@ -190,6 +190,7 @@ fn lookup_embedded(
 
 fn respond(files: &StaticFiles, req: &mut Request<'_>, hit: Hit) -> Result<(), Error> {
     let v = &hit.validators;
+    let failed = v.precondition_failed(req.header("if-match"), req.header("if-unmodified-since"));
     let not_modified = v.not_modified(req.header("if-none-match"), req.header("if-modified-since"));
     let answer = match req.header("range") {
         Some(r) if v.if_range_holds(req.header("if-range")) => range::evaluate(r, hit.len),
@@ -208,6 +209,10 @@ fn respond(files: &StaticFiles, req: &mut Request<'_>, hit: Hit) -> Result<(), E
     }
     if files.precompressed {
         req.set_header("Vary", "Accept-Encoding")?;
+    }
+    if failed {
+        req.set_status("412 Precondition Failed")?;
+        return req.send(b"");
     }
     if not_modified {
         req.set_status("304 Not Modified")?;
