@@ -112,6 +112,11 @@ fn traversal_table() {
         }
     }
     assert_eq!(c.get("/static/inner").text(), "hello, files\n");
+    // Raw bytes that are not UTF-8 in the target.
+    let mut c = Client::connect(addr);
+    c.send(b"GET /static/\xc0\xae\xc0\xae/secret.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.try_response();
+    assert!(r.as_ref().map_or(true, |r| r.status == 400), "{r:?}");
 }
 
 #[test]

@@ -205,6 +205,10 @@ impl StaticFiles {
         let files = Arc::new(self);
         Ok(Handler::new(uri, Method::Get, move |req| {
             let path = req.path().to_owned();
+            if path.is_empty() {
+                // A target that is not UTF-8 has no path as text.
+                return req.send_err(crate::ErrorCode::BadRequest, None);
+            }
             let rel = path.get(prefix_len..).unwrap_or("");
             if rel.is_empty() && !path.ends_with('/') {
                 return serve::redirect_to_dir(req);
