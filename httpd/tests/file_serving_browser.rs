@@ -7,10 +7,10 @@ mod example_util;
 mod files_util;
 mod util;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use example_util::{chromium, KillOnDrop, Server, WAIT};
@@ -108,21 +108,23 @@ fn devtools_get(port: u16, path: &str) -> Option<String> {
     }
 }
 
-/// Waits for Chromium to say where its DevTools endpoint is, then for the page target that
-/// shows `url`, and connects to it.
-fn attach(profile: &Path, url: &str) -> DevTools {
+/// Waits for Chromium to say where its DevTools endpoint is (its stderr line "DevTools
+/// listening on ws://127.0.0.1:PORT/..."), then for the page target that shows `url`, and
+/// connects to it.
+fn attach(stderr: &Receiver<String>, url: &str) -> DevTools {
     let deadline = Instant::now() + WAIT;
     let port: u16 = loop {
-        let active =
-            std::fs::read_to_string(profile.join("DevToolsActivePort")).unwrap_or_default();
-        if let Some(port) = active.lines().next().and_then(|l| l.parse().ok()) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = stderr
+            .recv_timeout(left)
+            .expect("Chromium never said where its DevTools endpoint is");
+        let port = line
+            .split_once("DevTools listening on ws://127.0.0.1:")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|p| p.parse().ok());
+        if let Some(port) = port {
             break port;
         }
-        assert!(
-            Instant::now() < deadline,
-            "Chromium never opened its DevTools port"
-        );
-        std::thread::yield_now();
     };
     let ws_url = loop {
         let targets: Value = devtools_get(port, "/json/list")
@@ -165,7 +167,7 @@ fn browser_uploads_through_the_form_and_the_file_downloads_byte_exact() {
     let url = format!("http://127.0.0.1:{}/", server.port);
 
     let profile = dir.path().join("profile");
-    let browser = Command::new(chromium)
+    let mut browser = Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -182,11 +184,19 @@ fn browser_uploads_through_the_form_and_the_file_downloads_byte_exact() {
         .arg(&url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start Chromium");
+    // Chromium's log, line by line (read on, so that it never blocks on a full pipe).
+    let (tx, lines) = mpsc::channel();
+    let stderr = BufReader::new(browser.stderr.take().expect("piped stderr"));
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let _browser = KillOnDrop(Some(browser));
-    let mut page = attach(&profile, &url);
+    let mut page = attach(&lines, &url);
 
     page.wait_until("document.readyState == 'complete' && !!document.getElementById('newfile')");
     let doc = page.call("DOM.getDocument", json!({ "depth": 0 })).unwrap();
