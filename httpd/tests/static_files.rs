@@ -605,3 +605,33 @@ fn a_file_truncated_while_sent_closes_the_connection() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(rest.len() <= 10, "{} bytes", rest.len());
 }
+
+/// `serve` from a handler of its own: any method reaches it, and only GET and HEAD are
+/// served (405 with `Allow`); an HTTP/1.0 client gets the file with its length.
+#[test]
+fn serve_from_an_any_handler_and_http10() {
+    let base = tree();
+    let files = StaticFiles::new(base.path().join("root")).unwrap();
+    let server = start(Config::builder());
+    server
+        .register(
+            httpd::Handler::new("/any/*", httpd::Method::Any, move |req| {
+                let rel = req.path()["/any/".len()..].to_owned();
+                files.serve(req, &rel)
+            })
+            .with_match(httpd::UriMatch::Wildcard),
+        )
+        .unwrap();
+    let mut c = Client::connect(server.local_addr());
+    let r = c.request("DELETE", "/any/a.txt", b"");
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+    assert_eq!(c.get("/any/a.txt").body, b"hello, files\n");
+    assert!(base.path().join("root/a.txt").exists());
+
+    let mut c = Client::connect(server.local_addr());
+    c.send("GET /any/sub/b.css HTTP/1.0\r\n\r\n");
+    let r = c.response();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"body{}"[..]));
+    assert_eq!(r.header("content-length"), Some("6"));
+    assert!(c.is_closed());
+}
