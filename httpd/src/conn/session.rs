@@ -391,6 +391,35 @@ impl Session {
     pub(crate) fn write_out(&mut self, ev: &Emitter) -> io::Result<(bool, bool)> {
         let mut wrote = false;
         loop {
+            if self.output.pending() == 0 {
+                // A file body goes from the file to the socket directly where it can.
+                let out = &mut self.output;
+                let sent = match out.source.as_mut() {
+                    Some(source) => source.send_file(&mut self.transport),
+                    None => None,
+                };
+                match sent {
+                    None => {}
+                    Some(Ok(Pulled::More)) => {
+                        wrote = true;
+                        continue;
+                    }
+                    Some(Ok(Pulled::Done)) => {
+                        out.source = None;
+                        wrote = true;
+                        continue;
+                    }
+                    Some(Ok(Pulled::Broken)) => {
+                        out.source = None;
+                        out.close_when_flushed = true;
+                        continue;
+                    }
+                    Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok((false, wrote))
+                    }
+                    Some(Err(e)) => return Err(e),
+                }
+            }
             if self.output.source.is_some() {
                 self.pull_source(super::source::PULL_LEN);
             }
