@@ -74,7 +74,9 @@ fn start(args: &Args) -> Result<Server, Error> {
         Handler::new("/*", Method::Get, move |req| {
             let path = req.path().to_owned();
             if path.ends_with('/') {
-                list(req, &get, &path)
+                // Links are made from the path: never let them start with `//` (another host).
+                let base = format!("/{}", path.trim_start_matches('/'));
+                list(req, &get, &base)
             } else {
                 get.serve(req, &path)
             }

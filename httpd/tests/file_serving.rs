@@ -84,6 +84,8 @@ fn upload_list_download_delete() {
         "{html}"
     );
     assert!(html.contains("type=\"file\"") && html.contains("/upload/"));
+    let doubled = c.get("//").text();
+    assert!(doubled.contains("<a href=\"/chunked.txt\">") && !doubled.contains("href=\"//"));
     let sub = c.get("/docs/").text();
     assert!(
         sub.contains("<a href=\"/docs/report%201.bin\">report 1.bin</a>"),

@@ -500,6 +500,8 @@ fn embedded_assets_with_a_single_page_fallback() {
         Some("text/css")
     );
     assert_eq!(c.get("/css").header("location"), Some("/css/"));
+    // Never a protocol-relative `//host/` redirect.
+    assert_eq!(c.get("//css").header("location"), Some("/css/"));
     // Unsafe paths are still refused.
     assert_eq!(c.get("/%2e%2e/x").status, 400);
     let js = get_with(&mut c, "/app.js", &[("Accept-Encoding", "gzip")]);

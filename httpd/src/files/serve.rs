@@ -66,11 +66,12 @@ pub(super) fn serve(files: &StaticFiles, req: &mut Request<'_>, rel: &str) -> Re
 }
 
 /// 301 to the same path with a trailing slash (relative links in an index then resolve
-/// inside the directory).
+/// inside the directory). Leading slashes are merged: `//host/` would name another host.
 pub(super) fn redirect_to_dir(req: &mut Request<'_>) -> Result<(), Error> {
+    let path = format!("/{}", req.path().trim_start_matches('/'));
     let location = match req.query() {
-        Some(q) => format!("{}/?{q}", req.path()),
-        None => format!("{}/", req.path()),
+        Some(q) => format!("{path}/?{q}"),
+        None => format!("{path}/"),
     };
     req.set_status("301 Moved Permanently")?;
     req.set_header("Location", &location)?;
