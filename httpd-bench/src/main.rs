@@ -8,6 +8,7 @@
 //! cargo run --release -p httpd-bench -- serve hyper --port 8080
 //! cargo run --release -p httpd-bench -- latency  # GET /hello round trips, alone and with 6 stuck clients; WebSocket echo
 //! cargo run --release -p httpd-bench -- tls [--secs S] [--idle N]  # HTTPS: httpd, hyper+tokio-rustls, nginx
+//! cargo run --release -p httpd-bench -- files    # static files against nginx: 1 KiB req/s, 64 MiB MB/s, RSS with 20 x 256 MiB
 //! ```
 //!
 //! `all` and `quick` may be narrowed with `--only httpd,ceiling`; `all` takes `--rounds N`
@@ -15,6 +16,7 @@
 //! progress goes to stderr.
 
 mod child;
+mod files;
 mod harness;
 mod latency;
 mod load;
@@ -32,6 +34,7 @@ const USAGE: &str =
     "usage: httpd-bench all [--rounds N] [--secs S] [--only a,b] | quick [--only a,b] \
                      | soak [--secs S] | serve <name> --port P | latency [--n N] [--stuck K] \
                      | tls [--secs S] [--idle N]\n\
+                     | files [--secs S]\n\
                      servers: httpd ceiling hyper may_minihttp nginx tiny_http";
 
 /// The value following `flag` in `args`, parsed.
@@ -97,6 +100,9 @@ fn main() -> ExitCode {
                 .map(|out| print!("{out}"))
                 .map_err(|e| e.to_string())
         }),
+        Some("files") => flag(&args, "--secs")
+            .and_then(|secs| files::run(secs.unwrap_or(10)).map_err(|e| e.to_string()))
+            .map(|out| print!("{out}")),
         Some("serve") => match args.get(1).and_then(|n| Kind::from_name(n)) {
             Some(kind) => servers::port::from_args(args.into_iter().skip(2))
                 .and_then(|port| kind.serve(port))

@@ -35,7 +35,8 @@
 //!
 //! - `types`: shared vocabulary (session ids, methods, versions, URI matchers). Uses nothing.
 //! - `error`: the one error type and the one error -> status table. Uses nothing.
-//! - `config`: the validated configuration and its builder. Uses `types`, `error`.
+//! - `event`: server events and their observer. Uses `types`, `error`.
+//! - `config`: the validated configuration and its builder. Uses the above.
 //! - `tls` (feature `tls`): TLS configuration (certificates, client authentication, versions,
 //!   resumption, handshake deadline) and what handlers learn of a TLS session. Uses `error`.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
@@ -48,6 +49,10 @@
 //! - `runtime`: the control channel, dispatch and the poll loop, the only place that decides
 //!   who runs next. Uses the above.
 //! - `server`: the thin public `Server` handle. Uses everything.
+//! - `svc` (feature `embedded-svc`): embedded-svc's server traits and an `EspHttpServer`
+//!   facade for esp-rs handler code. Uses `server`, `router`, `api` and below; nothing uses it.
+//! - `files`: static files (a directory or compiled-in assets) as a handler, and safe uploads.
+//!   Uses `types`, `error`, `proto`, `api`, `router`; only re-exported here.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -57,6 +62,8 @@ mod api;
 mod config;
 mod conn;
 mod error;
+mod event;
+mod files;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -68,6 +75,10 @@ mod server;
 mod tls;
 mod types;
 
+// esp-rs on a host (issue 14): the top layer, above `server`.
+#[cfg(feature = "embedded-svc")]
+pub mod svc;
+
 pub use api::body::Body;
 pub use api::detach::AsyncRequest;
 pub use api::request::Request;
@@ -76,6 +87,8 @@ pub use config::{
     Config, ConfigBuilder, FailurePolicy, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT,
 };
 pub use error::{Error, ErrorCode};
+pub use event::{Event, OnEvent};
+pub use files::{Assets, FileError, StaticFiles};
 pub use router::Handler;
 pub use runtime::control::ServerContext;
 pub use server::Server;

@@ -54,6 +54,11 @@ impl Tls {
     pub(crate) fn new(stream: TcpStream, config: Arc<ServerConfig>) -> Result<Tls, rustls::Error> {
         Tls::over(Tcp(stream), config)
     }
+
+    /// The socket under the TLS connection.
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.tcp.0
+    }
 }
 
 /// The transport under TLS as the byte stream rustls reads and writes: without blocking, or

@@ -6,6 +6,7 @@
 //! larger than the buffer, output beyond the pending budget) asks for one blocking read or
 //! write with a timeout.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
@@ -53,6 +54,17 @@ pub(crate) trait Transport: Send {
     ) -> io::Result<()>;
     /// Leaves the poller.
     fn deregister(&mut self, registry: &Registry);
+    /// Sends up to `len` bytes of `file` from `*offset` (advanced by what was sent) without
+    /// copying them through user space, without blocking. `None` when this transport cannot
+    /// (the caller copies instead).
+    fn send_file(
+        &mut self,
+        _file: &File,
+        _offset: &mut u64,
+        _len: usize,
+    ) -> Option<io::Result<usize>> {
+        None
+    }
 }
 
 /// The transports a session may have, dispatched statically: a read or write on the hot
@@ -82,6 +94,23 @@ macro_rules! dispatch {
             Stream::Pipe($t) => $call,
         }
     };
+}
+
+impl Stream {
+    /// A second handle on the socket (a duplicated descriptor), with which the loop can cut a
+    /// connection whose session is away on another thread. `None` for transports that are not
+    /// sockets, or when no descriptor is left.
+    pub(crate) fn cutoff_handle(&self) -> Option<socket2::Socket> {
+        match self {
+            Stream::Tcp(t) => SockRef::from(&t.0).try_clone().ok(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => SockRef::from(t.socket()).try_clone().ok(),
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe(_) => None,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe(_) => None,
+        }
+    }
 }
 
 impl Transport for Stream {
@@ -140,6 +169,16 @@ impl Transport for Stream {
 
     fn deregister(&mut self, registry: &Registry) {
         dispatch!(self, t => t.deregister(registry))
+    }
+
+    #[inline]
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Option<io::Result<usize>> {
+        dispatch!(self, t => t.send_file(file, offset, len))
     }
 }
 
@@ -270,5 +309,18 @@ impl Transport for Tcp {
 
     fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.0);
+    }
+
+    /// `sendfile(2)`: the kernel moves the file's pages to the socket.
+    #[cfg(target_os = "linux")]
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Option<io::Result<usize>> {
+        Some(retry(|| {
+            rustix::fs::sendfile(&self.0, file, Some(&mut *offset), len).map_err(io::Error::from)
+        }))
     }
 }

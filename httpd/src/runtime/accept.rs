@@ -11,6 +11,7 @@ use socket2::SockRef;
 use super::{arm, Core};
 use crate::conn::session::Session;
 use crate::conn::transport::{Stream, Tcp, Transport};
+use crate::event::Event;
 
 /// Which listener a connection came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +140,7 @@ impl Core {
                         log::error!("on_close panicked");
                     }
                 }
+                config.events.emit(|| Event::Disconnected { id });
                 return None;
             }
         }
@@ -152,6 +154,10 @@ impl Core {
         let slot = self.sessions.insert(session);
         self.shared.add_client(id);
         log::debug!("session {id} opened from {peer}");
+        self.env
+            .config
+            .events
+            .emit(|| Event::Connected { id, peer });
         Some(slot)
     }
 }

@@ -61,7 +61,11 @@ pub struct Client<S = TcpStream> {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A client over a connection made elsewhere.
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
@@ -367,4 +371,18 @@ pub fn cargo_command() -> std::process::Command {
         }
     }
     cmd
+}
+
+/// Whether `program --version` runs; prints a note (the test is then skipped) when it does not.
+pub fn installed(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("note: {program} is not installed; skipping this test");
+    }
+    found
 }
