@@ -225,21 +225,13 @@ impl Wrk {
         secs: u64,
         new_connections: bool,
     ) -> io::Result<WrkReport> {
-        let mut cmd = crate::measure::pinned(LOAD_CORE, &self.binary);
-        cmd.arg("-t1")
-            .arg(format!("-c{conns}"))
-            .arg(format!("-d{secs}s"))
-            .arg("--timeout")
-            .arg("5s")
-            .arg("--latency");
+        let close = self.script.with_file_name("close.lua");
         if new_connections {
-            cmd.arg("-H").arg("Connection: close");
+            fs::write(&close, "wrk.headers[\"Connection\"] = \"close\"\n")?;
         }
-        cmd.arg(format!("https://127.0.0.1:{port}/plaintext"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        Wrk::finish(ChildGuard::spawn(&mut cmd)?)
+        let url = format!("https://127.0.0.1:{port}/plaintext");
+        let script = new_connections.then_some(close.as_path());
+        Wrk::finish(self.start_url(&url, conns, secs, script)?)
     }
 
     /// Waits for a run started by [`Wrk::start`] and reads its report.

@@ -2,8 +2,9 @@
 //! nginx, each alone on the server core with the same certificate (ECDSA P-256, made at run
 //! time) and wrk (OpenSSL) on the load core. Per server: c=50 keep-alive requests/s and CPU per
 //! request; new-connection handshakes/s (`Connection: close`, so each request is a full
-//! handshake) and CPU per handshake; and bytes of server memory per idle TLS keep-alive
-//! connection (a rustls client opens them, one request each).
+//! handshake) and CPU per handshake; the time a new client's handshake and first request take
+//! while 6 clients are stalled mid-handshake; and bytes of server memory per idle TLS
+//! keep-alive connection (a rustls client opens them, one request each).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -30,6 +31,47 @@ struct Row {
     handshake_cpu_us: f64,
     idle_bytes: f64,
     suite: String,
+    /// New connection, full handshake and one request while 6 clients are stalled
+    /// mid-handshake: median and worst, in µs.
+    stalled_us: (f64, f64),
+}
+
+/// Clients stalled mid-handshake (half a ClientHello each) during the latency reading.
+const STALLED: usize = 6;
+/// Sequential new connections timed during the latency reading.
+const LATENCY_SAMPLES: usize = 200;
+
+/// Half of a real ClientHello, what a stalled client sends before it stops.
+fn half_hello(config: &Arc<ClientConfig>) -> io::Result<Vec<u8>> {
+    let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+    let mut conn = ClientConnection::new(Arc::clone(config), name).map_err(io::Error::other)?;
+    let mut hello = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut hello)?;
+    }
+    hello.truncate(hello.len() / 2);
+    Ok(hello)
+}
+
+/// Median and worst time of a new connection's handshake and first request while
+/// [`STALLED`] clients sit mid-handshake.
+fn stalled_latency(port: u16, config: &Arc<ClientConfig>) -> io::Result<(f64, f64)> {
+    let hello = half_hello(config)?;
+    let mut stalled = Vec::with_capacity(STALLED);
+    for _ in 0..STALLED {
+        let mut s = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+        s.write_all(&hello)?;
+        stalled.push(s);
+    }
+    let mut times = Vec::with_capacity(LATENCY_SAMPLES);
+    for _ in 0..LATENCY_SAMPLES {
+        let start = Instant::now();
+        drop(open_one(port, config)?);
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    drop(stalled);
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], times[times.len() - 1]))
 }
 
 /// The certificate every server presents.
@@ -147,6 +189,7 @@ fn measure_one(
         cpu_us_per(pid, ticks, || wrk.run_tls(port, 50, secs, false))?;
     let (handshakes, handshake_cpu_us) =
         cpu_us_per(pid, ticks, || wrk.run_tls(port, 50, secs, true))?;
+    let stalled_us = stalled_latency(port, config)?;
     // Let closed connections go before the memory reading.
     std::thread::sleep(Duration::from_millis(500));
     let before = measure::rss_bytes(pid)?;
@@ -166,6 +209,7 @@ fn measure_one(
         handshake_cpu_us,
         idle_bytes: after.saturating_sub(before) as f64 / idle as f64,
         suite,
+        stalled_us,
     })
 }
 
@@ -223,25 +267,27 @@ fn render(rows: &[Row], secs: u64, idle: usize, notes: &[String]) -> String {
     );
     let _ = writeln!(
         out,
-        "| server | suite | c=50 keep-alive req/s | CPU µs/req | handshakes/s (c=50, Connection: close) | CPU µs/handshake | bytes per idle TLS conn ({idle}) |"
+        "| server | suite | c=50 keep-alive req/s | CPU µs/req | handshakes/s (c=50, Connection: close) | CPU µs/handshake | bytes per idle TLS conn ({idle}) | new conn + handshake + GET with {STALLED} stalled mid-handshake, median / max µs ({LATENCY_SAMPLES}) |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} |",
             r.name,
             r.suite,
             r.keepalive.rps,
             r.keepalive_cpu_us,
             r.handshakes.rps,
             r.handshake_cpu_us,
-            r.idle_bytes
+            r.idle_bytes,
+            r.stalled_us.0,
+            r.stalled_us.1
         );
         if r.keepalive.socket_errors + r.handshakes.socket_errors + r.keepalive.non_2xx > 0 {
             let _ = writeln!(
                 out,
-                "|  | errors: keep-alive {} socket / {} non-2xx; handshakes {} socket |  |  |  |  |  |",
+                "|  | errors: keep-alive {} socket / {} non-2xx; handshakes {} socket |  |  |  |  |  |  |",
                 r.keepalive.socket_errors, r.keepalive.non_2xx, r.handshakes.socket_errors
             );
         }
