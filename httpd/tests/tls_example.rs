@@ -19,14 +19,15 @@ use util::{Client, IO_TIMEOUT};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The example binary of this test's profile, built with the `tls` feature.
+/// The example binary of this test's profile, built with every feature (as CI's `cargo test
+/// --workspace --all-features` builds it, so this nested build has nothing to redo there).
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
         let mut build = util::cargo_command();
-        build.args(["build", "--quiet", "-p", "httpd", "--features", "tls"]);
+        build.args(["build", "--quiet", "-p", "httpd", "--all-features"]);
         build.args(["--example", "https_server"]);
         if let Some(target_dir) = profile_dir.parent() {
             build.arg("--target-dir").arg(target_dir);
