@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
 use httpd::{Config, ConfigBuilder, ErrorCode, Event, Handler, Method, Server, SessionId};
-use util::{start, Client, IO_TIMEOUT};
+use util::{register_hello, start, Client, IO_TIMEOUT};
 
 /// An event, owned, with the session it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,11 +47,7 @@ fn server_with_events(builder: ConfigBuilder) -> (Server, Receiver<Seen>) {
     let server = start(builder.on_event(move |e| {
         let _ = tx.lock().unwrap().send(own(e));
     }));
-    server
-        .register(Handler::new("/hello", Method::Get, |req| {
-            req.send_str("Hello World!")
-        }))
-        .unwrap();
+    register_hello(&server);
     server
         .register(Handler::new("/echo", Method::Post, |req| {
             let body = req.read_body(1024)?;

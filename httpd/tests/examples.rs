@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use example_util::{chromium, example, wait_bounded, KillOnDrop, Server, WAIT};
+use example_util::{chromium, example, wait_bounded, KillOnDrop, Server, CHROMIUM_FLAGS, WAIT};
 use util::Client;
 
 #[test]
@@ -367,18 +367,8 @@ fn browser_shows_the_websocket_echo() {
         let profile =
             std::env::temp_dir().join(format!("httpd-chromium-{}-{attempts}", std::process::id()));
         let browser = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=15000",
-                "--dump-dom",
-            ])
+            .args(CHROMIUM_FLAGS)
+            .args(["--virtual-time-budget=15000", "--dump-dom"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("http://127.0.0.1:{}/", server.port))
             .stdin(Stdio::null())

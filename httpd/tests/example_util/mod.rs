@@ -241,6 +241,18 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Flags for a headless Chromium that stays off the network and keeps to itself.
+pub const CHROMIUM_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// The installed Chromium's command, or `None` (with a note) when there is none, which is
 /// allowed unless `HTTPD_REQUIRE_BROWSER` is set (CI installs Chromium and sets it).
 pub fn chromium() -> Option<&'static str> {

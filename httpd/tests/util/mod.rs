@@ -275,6 +275,33 @@ impl Client {
     }
 }
 
+/// Registers `GET /hello`, answering "Hello World!".
+pub fn register_hello(server: &Server) {
+    server
+        .register(httpd::Handler::new("/hello", httpd::Method::Get, |req| {
+            req.send_str("Hello World!")
+        }))
+        .unwrap();
+}
+
+/// Registers `GET /detach`, which detaches each request and hands it over on the returned
+/// channel.
+pub fn register_detach(server: &Server) -> std::sync::mpsc::Receiver<httpd::AsyncRequest> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    server
+        .register(httpd::Handler::new(
+            "/detach",
+            httpd::Method::Get,
+            move |req| {
+                tx.lock().unwrap().send(req.detach()?).unwrap();
+                Ok(())
+            },
+        ))
+        .unwrap();
+    rx
+}
+
 /// Registers `GET /id`, which reports the request's session id on the returned channel and
 /// answers with it as text.
 pub fn register_id_handler(server: &Server) -> std::sync::mpsc::Receiver<httpd::SessionId> {
