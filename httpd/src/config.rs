@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::types::MAX_REQ_HEADERS_LIMIT;
+use crate::hooks::SocketHooks;
 use crate::types::{SessionId, UriMatch};
 use crate::Error;
 
@@ -85,6 +86,8 @@ pub struct Config {
     pub(crate) on_close: Option<Arc<OnClose>>,
     pub(crate) uri_match: UriMatch,
     pub(crate) failure_policy: FailurePolicy,
+    /// Raw-socket hooks (the C API); see [`SocketHooks`].
+    pub(crate) socket_hooks: Option<Arc<dyn SocketHooks>>,
 }
 
 impl Default for Config {
@@ -117,6 +120,7 @@ impl Default for Config {
             on_close: None,
             uri_match: UriMatch::Exact,
             failure_policy: FailurePolicy::ErrorPage,
+            socket_hooks: None,
         }
     }
 }
@@ -151,6 +155,7 @@ impl fmt::Debug for Config {
             .field("on_close", &self.on_close.is_some())
             .field("uri_match", &self.uri_match)
             .field("failure_policy", &self.failure_policy)
+            .field("socket_hooks", &self.socket_hooks.is_some())
             .finish()
     }
 }
@@ -396,6 +401,15 @@ impl ConfigBuilder {
     /// nothing (ESP-IDF's C behaviour). Either way the connection closes.
     pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
         self.config.failure_policy = policy;
+        self
+    }
+
+    /// Raw-socket hooks: each connection's OS descriptor when it opens, ownership of the
+    /// descriptor when it closes (so code that closes descriptors itself, like ESP-IDF's
+    /// `close_fn`, can), and per-session transport overrides. For bindings such as the C API;
+    /// see [`SocketHooks`]. Default none.
+    pub fn socket_hooks(mut self, hooks: impl SocketHooks) -> Self {
+        self.config.socket_hooks = Some(Arc::new(hooks));
         self
     }
 

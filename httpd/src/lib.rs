@@ -35,6 +35,8 @@
 //!
 //! - `types`: shared vocabulary (session ids, methods, versions, URI matchers). Uses nothing.
 //! - `error`: the one error type and the one error -> status table. Uses nothing.
+//! - `hooks`: raw-socket hooks for bindings that speak in OS descriptors (the C API). Uses
+//!   `types`.
 //! - `config`: the validated configuration and its builder. Uses `types`, `error`.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
 //!   keep-alive rule, request targets, the WebSocket codec and message assembly). Uses the above.
@@ -55,6 +57,7 @@ mod api;
 mod config;
 mod conn;
 mod error;
+mod hooks;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -72,6 +75,7 @@ pub use config::{
     Config, ConfigBuilder, FailurePolicy, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT,
 };
 pub use error::{Error, ErrorCode};
+pub use hooks::{Opened, SocketHooks, SocketIo};
 pub use router::Handler;
 pub use runtime::control::ServerContext;
 pub use server::Server;

@@ -8,11 +8,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use socket2::SockRef;
+
+use crate::hooks::SocketIo;
 
 /// A session's byte stream.
 pub(crate) trait Transport: Send {
@@ -40,12 +43,19 @@ pub(crate) trait Transport: Send {
     ) -> io::Result<()>;
     /// Leaves the poller.
     fn deregister(&mut self, registry: &Registry);
+    /// Bytes already received below this transport but not yet returned by `read` (a custom
+    /// transport's buffer): while non-zero, reading goes on without a readiness edge.
+    fn pending(&mut self) -> usize {
+        0
+    }
 }
 
 /// The transports a session may have, dispatched statically: a read or write on the hot
 /// path is a match, not an indirect call. TLS joins as a variant (issue 11).
 pub(crate) enum Stream {
     Tcp(Tcp),
+    /// TCP whose reads and writes a [`SocketIo`] may take over (the C API's overrides).
+    Hooked(Hooked),
     #[cfg(any(test, feature = "fuzzing"))]
     Pipe(super::pipe::Pipe),
 }
@@ -55,6 +65,7 @@ macro_rules! dispatch {
     ($stream:expr, $t:ident => $call:expr) => {
         match $stream {
             Stream::Tcp($t) => $call,
+            Stream::Hooked($t) => $call,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
         }
@@ -104,6 +115,10 @@ impl Transport for Stream {
 
     fn deregister(&mut self, registry: &Registry) {
         dispatch!(self, t => t.deregister(registry))
+    }
+
+    fn pending(&mut self) -> usize {
+        dispatch!(self, t => t.pending())
     }
 }
 
@@ -198,5 +213,142 @@ impl Transport for Tcp {
 
     fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.0);
+    }
+}
+
+// ---- raw-socket hooks (the C API: descriptors and transport overrides) ----------------------
+
+impl Stream {
+    /// The OS descriptor of a socket transport.
+    pub(crate) fn raw_fd(&self) -> Option<RawFd> {
+        match self {
+            Stream::Tcp(t) => Some(t.0.as_raw_fd()),
+            Stream::Hooked(h) => Some(h.tcp.0.as_raw_fd()),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe(_) => None,
+        }
+    }
+
+    /// Gives up the socket: the caller owns (and closes) it from now on.
+    pub(crate) fn into_owned_fd(self) -> Option<OwnedFd> {
+        match self {
+            Stream::Tcp(t) => Some(OwnedFd::from(t.0)),
+            Stream::Hooked(h) => Some(OwnedFd::from(h.tcp.0)),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe(_) => None,
+        }
+    }
+
+    /// Lays `io` over a TCP transport; other transports are left as they are.
+    pub(crate) fn hooked(self, io: Box<dyn SocketIo>) -> Stream {
+        match self {
+            Stream::Tcp(tcp) => Stream::Hooked(Hooked { tcp, io }),
+            other => other,
+        }
+    }
+}
+
+/// TCP with a [`SocketIo`] that may receive and send in the server's place.
+pub(crate) struct Hooked {
+    tcp: Tcp,
+    io: Box<dyn SocketIo>,
+}
+
+impl Hooked {
+    fn recv_once(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let fd = self.tcp.0.as_raw_fd();
+        match self.io.recv(fd, buf) {
+            Some(r) => r,
+            None => self.tcp.read(buf),
+        }
+    }
+
+    fn send_once(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let fd = self.tcp.0.as_raw_fd();
+        match self.io.send(fd, buf) {
+            Some(r) => r,
+            None => self.tcp.write(buf),
+        }
+    }
+}
+
+impl Transport for Hooked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        retry(|| self.recv_once(buf))
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        retry(|| self.send_once(buf))
+    }
+
+    fn read_wait(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        match self.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+        let sock = SockRef::from(&self.tcp.0);
+        sock.set_read_timeout(Some(timeout))?;
+        sock.set_nonblocking(false)?;
+        let result = retry(|| self.recv_once(buf));
+        SockRef::from(&self.tcp.0).set_nonblocking(true)?;
+        result
+    }
+
+    fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
+        let sock = SockRef::from(&self.tcp.0);
+        if let Err(e) = sock
+            .set_write_timeout(Some(timeout))
+            .and_then(|()| sock.set_nonblocking(false))
+        {
+            return (0, Err(e));
+        }
+        let mut done = 0;
+        let mut result = Ok(());
+        while done < buf.len() {
+            match retry(|| self.send_once(&buf[done..])) {
+                Ok(0) => {
+                    result = Err(io::ErrorKind::WriteZero.into());
+                    break;
+                }
+                Ok(n) => done += n,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let restored = SockRef::from(&self.tcp.0).set_nonblocking(true);
+        (done, result.and(restored))
+    }
+
+    fn shutdown_write(&mut self) {
+        self.tcp.shutdown_write();
+    }
+
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.tcp.register(registry, token, interest)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.tcp.reregister(registry, token, interest)
+    }
+
+    fn deregister(&mut self, registry: &Registry) {
+        self.tcp.deregister(registry);
+    }
+
+    fn pending(&mut self) -> usize {
+        let fd = self.tcp.0.as_raw_fd();
+        self.io.pending(fd)
     }
 }
