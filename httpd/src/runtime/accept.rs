@@ -100,20 +100,18 @@ impl Core {
                     false
                 });
         }
-        {
-            if !accepted {
-                log::debug!("on_open refused {peer}");
-                // The id was shown to user code: it is used up, and paired with an on_close.
-                self.sessions.burn_next_id();
-                transport.deregister(&self.registry);
-                if let Some(on_close) = &config.on_close {
-                    if catch_unwind(AssertUnwindSafe(|| on_close(id))).is_err() {
-                        log::error!("on_close panicked");
-                    }
+        if !accepted {
+            log::debug!("on_open refused {peer}");
+            // The id was shown to user code: it is used up, and paired with an on_close.
+            self.sessions.burn_next_id();
+            transport.deregister(&self.registry);
+            if let Some(on_close) = &config.on_close {
+                if catch_unwind(AssertUnwindSafe(|| on_close(id))).is_err() {
+                    log::error!("on_close panicked");
                 }
-                socket_closed(config, id, transport);
-                return None;
             }
+            socket_closed(config, id, transport);
+            return None;
         }
         self.lru_clock += 1;
         let mut session = Session::new(id, transport, peer, self.lru_clock);
