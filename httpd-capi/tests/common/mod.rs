@@ -1,0 +1,256 @@
+//! Helpers for the C tests: build the static library, compile C programs with the README's gcc
+//! line, run them, read their logs, and stop them. Every wait is bounded; a program still
+//! running when a test ends is killed.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The longest any one step (startup, a log line, an exit) may take. A bound, not a sleep.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The crate's directory.
+pub fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>` of this test binary.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds `libesp_http_server.a` with this test's profile (a no-op when it is up to date) and
+/// returns its path. `cargo test` alone does not promise the static library is fresh.
+pub fn static_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let profile_dir = profile_dir();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "httpd-capi", "--lib"]);
+        if let Some(target_dir) = profile_dir.parent() {
+            build.arg("--target-dir").arg(target_dir);
+        }
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+        }
+        let status = build.stdin(Stdio::null()).status().expect("running cargo build");
+        assert!(status.success(), "cargo build -p httpd-capi failed: {status}");
+        let lib = profile_dir.join("libesp_http_server.a");
+        assert!(lib.exists(), "{} missing", lib.display());
+        lib
+    })
+}
+
+/// A fresh directory for this test process's binaries.
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("httpd-capi-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    })
+}
+
+/// Compiles `src` (relative to the crate) with the README's gcc line into the scratch
+/// directory, once per test process; panics with gcc's output when it fails.
+pub fn compile(src: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, exe)) = built.iter().find(|(s, _)| s == src) {
+        return exe.clone();
+    }
+    let exe = compile_now(src);
+    built.push((src.to_owned(), exe.clone()));
+    exe
+}
+
+fn compile_now(src: &str) -> PathBuf {
+    let src = crate_dir().join(src);
+    let name = src.file_stem().unwrap().to_string_lossy().into_owned();
+    let out = scratch().join(&name);
+    let include = crate_dir().join("include");
+    let output = Command::new("gcc")
+        .args(["-std=gnu11", "-Wall", "-Werror", "-g"])
+        .arg(&src)
+        .arg(format!("-I{}", include.display()))
+        .arg(static_lib())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&out)
+        .output()
+        .expect("running gcc");
+    assert!(
+        output.status.success(),
+        "gcc {} failed:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// A running C program: its stderr lines arrive on a channel; the first stdout line with
+/// `PORTS` gives its servers' ports.
+pub struct Prog {
+    child: Option<Child>,
+    logs: Receiver<String>,
+    seen: Vec<String>,
+    pub ports: Vec<u16>,
+}
+
+impl Prog {
+    /// Starts `cmd` (stdin null, stdout and stderr piped) and waits for its `PORTS` line.
+    pub fn spawn(mut cmd: Command) -> Prog {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning the C program");
+        let (tx, logs) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx2.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(format!("stdout: {line}")).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut prog = Prog {
+            child: Some(child),
+            logs,
+            seen: Vec::new(),
+            ports: Vec::new(),
+        };
+        let line = prog.wait_for_log("stdout: PORTS");
+        prog.ports = line
+            .split_whitespace()
+            .skip(2)
+            .map(|p| p.parse().expect("a port"))
+            .collect();
+        prog
+    }
+
+    /// Compiles and starts `src` with `args`.
+    pub fn start(src: &str, args: &[&str]) -> Prog {
+        let exe = compile(src);
+        let mut cmd = Command::new(exe);
+        cmd.args(args);
+        Prog::spawn(cmd)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.ports[0]
+    }
+
+    pub fn addr(&self, i: usize) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.ports[i]).into()
+    }
+
+    /// Waits (bounded) for a log line containing `needle`, returning it. Earlier lines are
+    /// kept for [`logs`](Prog::logs).
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.logs.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no log line with {needle:?}; seen:\n{}", self.seen.join("\n"))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("program exited before {needle:?}; seen:\n{}", self.seen.join("\n"))
+                }
+            }
+        }
+    }
+
+    /// Every line received so far (without waiting).
+    pub fn logs(&mut self) -> Vec<String> {
+        while let Ok(line) = self.logs.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
+    /// Closes the program's stdin (the test programs stop their servers and exit on EOF) and
+    /// waits, bounded, for it to exit.
+    pub fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        let mut child = self.child.take().unwrap();
+        drop(child.stdin.take());
+        let status = wait_bounded(&mut child, 3 * WAIT);
+        // The reader threads end at EOF: collect what is left.
+        while let Ok(line) = self.logs.recv_timeout(WAIT) {
+            self.seen.push(line);
+        }
+        (status, self.seen.clone())
+    }
+
+    /// Sends SIGINT (the examples stop on it) and waits, bounded, for the exit.
+    pub fn interrupt(mut self) -> (ExitStatus, Vec<String>) {
+        let mut child = self.child.take().unwrap();
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: sending a signal to our own child process, which has not been reaped.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let status = wait_bounded(&mut child, 3 * WAIT);
+        while let Ok(line) = self.logs.recv_timeout(WAIT) {
+            self.seen.push(line);
+        }
+        (status, self.seen.clone())
+    }
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the C program did not exit within {limit:?}");
+        }
+        // Polling a child's exit: there is no bounded wait on a process in std.
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Prog {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
