@@ -19,7 +19,7 @@ typedef struct {
     size_t len;
 } text_t;
 
-static void put(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3), unused));
 static void put(text_t *t, const char *fmt, ...)
 {
     va_list ap;

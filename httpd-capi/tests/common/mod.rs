@@ -110,8 +110,37 @@ pub struct Prog {
 }
 
 impl Prog {
-    /// Starts `cmd` (stdin null, stdout and stderr piped) and waits for its `PORTS` line.
-    pub fn spawn(mut cmd: Command) -> Prog {
+    /// Starts `cmd` (stdin, stdout and stderr piped) and waits for its `PORTS` line.
+    pub fn spawn(cmd: Command) -> Prog {
+        let mut prog = Prog::spawn_raw(cmd);
+        let line = prog.wait_for_log("stdout: PORTS");
+        prog.ports = line
+            .split_whitespace()
+            .skip(2)
+            .map(|p| p.parse().expect("a port"))
+            .collect();
+        prog
+    }
+
+    /// Compiles and starts an example (`examples/NAME.c`) on a free port, waiting for its
+    /// "Server listening on port N" log line.
+    pub fn example(name: &str) -> Prog {
+        let exe = compile(&format!("examples/{name}.c"));
+        let mut cmd = Command::new(exe);
+        cmd.arg("0");
+        Prog::spawn_example(cmd)
+    }
+
+    /// Starts an example command and waits for its "Server listening on port N" line.
+    pub fn spawn_example(cmd: Command) -> Prog {
+        let mut prog = Prog::spawn_raw(cmd);
+        let line = prog.wait_for_log("Server listening on port ");
+        let port = line.rsplit(' ').next().and_then(|p| p.parse().ok()).expect("a port");
+        prog.ports = vec![port];
+        prog
+    }
+
+    fn spawn_raw(mut cmd: Command) -> Prog {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -138,19 +167,12 @@ impl Prog {
                 }
             }
         });
-        let mut prog = Prog {
+        Prog {
             child: Some(child),
             logs,
             seen: Vec::new(),
             ports: Vec::new(),
-        };
-        let line = prog.wait_for_log("stdout: PORTS");
-        prog.ports = line
-            .split_whitespace()
-            .skip(2)
-            .map(|p| p.parse().expect("a port"))
-            .collect();
-        prog
+        }
     }
 
     /// Compiles and starts `src` with `args`.

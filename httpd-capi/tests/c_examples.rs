@@ -1,0 +1,104 @@
+//! The C examples (`examples/*.c`), built with the README's gcc line and driven over loopback:
+//! the persistent-sockets server with httpd's own `adder` client (the sum 55, as from the Rust
+//! example), and ESP-IDF's `simple` server. Both stop on SIGINT.
+mod common;
+#[path = "../../httpd/tests/util/mod.rs"]
+mod util;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::Prog;
+use util::Client;
+
+/// httpd's `adder` example client, built with this test's profile.
+fn adder_client() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "httpd", "--example", "adder"]);
+    if let Some(target_dir) = profile_dir.parent() {
+        build.arg("--target-dir").arg(target_dir);
+    }
+    if let Some(profile) = profile_dir.file_name().and_then(|n| n.to_str()).filter(|p| *p != "debug") {
+        build.args(["--profile", profile]);
+    }
+    let status = build.stdin(Stdio::null()).status().expect("cargo build");
+    assert!(status.success(), "building the adder example failed");
+    profile_dir.join("examples").join("adder")
+}
+
+#[test]
+fn persistent_sockets_sums_55_for_the_adder_client() {
+    let mut server = Prog::example("persistent_sockets");
+    let port = server.port().to_string();
+    let output = Command::new(adder_client())
+        .args(["127.0.0.1", &port, "10"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running adder");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "adder failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("Result: 55"), "adder printed:\n{stdout}");
+    // The session context is freed by its free function when the adder's connection closes.
+    server.wait_for_log("/adder Free Context function called");
+    let (status, logs) = server.interrupt();
+    assert!(status.success(), "{status}");
+    let adder: Vec<&str> = logs
+        .iter()
+        .filter_map(|l| l.split_once("example: ").map(|(_, m)| m))
+        .filter(|m| m.starts_with("/adder"))
+        .collect();
+    let mut expected = vec![
+        "/adder visitor count = 1".to_owned(),
+        "/adder PUT handler read 0".to_owned(),
+        "/adder PUT allocating new session".to_owned(),
+    ];
+    for i in 1..=10 {
+        expected.push(format!("/adder visitor count = {}", i + 1));
+        expected.push(format!("/adder handler read {i}"));
+    }
+    expected.push("/adder visitor count = 12".to_owned());
+    expected.push("/adder GET handler send 55".to_owned());
+    expected.push("/adder Free Context function called".to_owned());
+    assert_eq!(adder, expected);
+}
+
+#[test]
+fn simple_example_behaves_as_on_the_chip() {
+    let mut server = Prog::example("simple");
+    let addr = server.addr(0);
+    let mut c = Client::connect(addr);
+    c.send(
+        "GET /hello?query1=one&query3=three HTTP/1.1\r\nHost: test\r\nTest-Header-1: first\r\n\r\n",
+    );
+    let r = c.response();
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello World!"));
+    assert_eq!(r.header("custom-header-1"), Some("Custom-Value-1"));
+    assert_eq!(r.header("custom-header-2"), Some("Custom-Value-2"));
+    server.wait_for_log("Found header => Test-Header-1: first");
+    server.wait_for_log("Found URL query parameter => query3=three");
+
+    let r = c.request("POST", "/echo", b"echo this back");
+    assert_eq!(r.text(), "echo this back");
+    assert!(r.chunks.is_some());
+
+    let r = c.request("PUT", "/any", b"");
+    assert_eq!(r.text(), "Hello World!");
+    server.wait_for_log("/any: the empty chunk after a complete response gave ESP_ERR_INVALID_STATE");
+
+    // PUT /ctrl 0 unregisters /hello and /echo and installs the custom 404 handler.
+    assert_eq!(c.request("PUT", "/ctrl", b"0").status, 200);
+    let r = c.get("/hello");
+    assert_eq!((r.status, r.text().as_str()), (404, "/hello URI is not available"));
+    let r = c.request("POST", "/echo", b"x");
+    assert_eq!((r.status, r.text().as_str()), (404, "/echo URI is not available"));
+    assert!(c.is_closed(), "the 404 handler returned ESP_FAIL for /echo");
+
+    let mut c = Client::connect(addr);
+    assert_eq!(c.request("PUT", "/ctrl", b"1").status, 200);
+    assert_eq!(c.get("/hello").text(), "Hello World!");
+    let (status, _) = server.interrupt();
+    assert!(status.success(), "{status}");
+}
