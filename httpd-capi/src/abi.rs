@@ -71,7 +71,8 @@ pub type httpd_handle_t = *mut c_void;
 /// `httpd_free_ctx_fn_t`.
 pub type httpd_free_ctx_fn_t = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
 /// `httpd_open_func_t`.
-pub type httpd_open_func_t = Option<unsafe extern "C" fn(hd: httpd_handle_t, sockfd: c_int) -> esp_err_t>;
+pub type httpd_open_func_t =
+    Option<unsafe extern "C" fn(hd: httpd_handle_t, sockfd: c_int) -> esp_err_t>;
 /// `httpd_close_func_t`.
 pub type httpd_close_func_t = Option<unsafe extern "C" fn(hd: httpd_handle_t, sockfd: c_int)>;
 /// `httpd_uri_match_func_t`.

@@ -20,7 +20,10 @@ use crate::sockio::default_recv;
 /// # Safety
 /// `handle` is valid for a write; `config` points at an `httpd_config_t`.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_start(handle: *mut httpd_handle_t, config: *const httpd_config_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_start(
+    handle: *mut httpd_handle_t,
+    config: *const httpd_config_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         if handle.is_null() || config.is_null() {
             return ESP_ERR_INVALID_ARG;
@@ -62,7 +65,10 @@ fn reg_err(e: Error) -> esp_err_t {
 /// # Safety
 /// `uri_handler` points at an `httpd_uri_t` whose strings are NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_register_uri_handler(handle: httpd_handle_t, uri_handler: *const httpd_uri_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_register_uri_handler(
+    handle: httpd_handle_t,
+    uri_handler: *const httpd_uri_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let Some(inner) = server_of(handle) else {
             return ESP_ERR_INVALID_ARG;
@@ -76,18 +82,26 @@ pub unsafe extern "C" fn httpd_register_uri_handler(handle: httpd_handle_t, uri_
             return ESP_ERR_INVALID_ARG;
         };
         let Some(method) = method_from_c(u.method) else {
-            log::error!("httpd_register_uri_handler: method {} is not supported on the host", u.method);
+            log::error!(
+                "httpd_register_uri_handler: method {} is not supported on the host",
+                u.method
+            );
             return ESP_ERR_NOT_SUPPORTED;
         };
         let Some(server) = inner.server() else {
             return ESP_ERR_INVALID_ARG;
         };
-        let h = CHandler { f, user_ctx: CPtr(u.user_ctx) };
+        let h = CHandler {
+            f,
+            user_ctx: CPtr(u.user_ctx),
+        };
         let result = if u.is_websocket {
             crate::ws::register(&inner, server, uri, h, &u)
         } else {
             let inner2 = Arc::clone(&inner);
-            server.register(Handler::new(uri, method, move |req| run_handler(&inner2, h, req)))
+            server.register(Handler::new(uri, method, move |req| {
+                run_handler(&inner2, h, req)
+            }))
         };
         match result {
             Ok(()) => ESP_OK,
@@ -101,7 +115,11 @@ pub unsafe extern "C" fn httpd_register_uri_handler(handle: httpd_handle_t, uri_
 /// # Safety
 /// `uri` is a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_unregister_uri_handler(handle: httpd_handle_t, uri: *const c_char, method: c_int) -> esp_err_t {
+pub unsafe extern "C" fn httpd_unregister_uri_handler(
+    handle: httpd_handle_t,
+    uri: *const c_char,
+    method: c_int,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let (Some(inner), Some(uri)) = (server_of(handle), c_str(uri)) else {
             return ESP_ERR_INVALID_ARG;
@@ -121,7 +139,10 @@ pub unsafe extern "C" fn httpd_unregister_uri_handler(handle: httpd_handle_t, ur
 /// # Safety
 /// `uri` is a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_unregister_uri(handle: httpd_handle_t, uri: *const c_char) -> esp_err_t {
+pub unsafe extern "C" fn httpd_unregister_uri(
+    handle: httpd_handle_t,
+    uri: *const c_char,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let (Some(inner), Some(uri)) = (server_of(handle), c_str(uri)) else {
             return ESP_ERR_INVALID_ARG;
@@ -139,7 +160,11 @@ pub unsafe extern "C" fn httpd_unregister_uri(handle: httpd_handle_t, uri: *cons
 /// # Safety
 /// None beyond a valid function pointer (or NULL).
 #[no_mangle]
-pub unsafe extern "C" fn httpd_register_err_handler(handle: httpd_handle_t, error: c_int, handler_fn: httpd_err_handler_func_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_register_err_handler(
+    handle: httpd_handle_t,
+    error: c_int,
+    handler_fn: httpd_err_handler_func_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let Some(inner) = server_of(handle) else {
             return ESP_ERR_INVALID_ARG;
@@ -184,7 +209,9 @@ pub unsafe extern "C" fn httpd_sess_get_ctx(handle: httpd_handle_t, sockfd: c_in
             // lives on that handler's caller's stack until the handler returns.
             return unsafe { (*req).sess_ctx };
         }
-        inner.with_sess(sockfd, |s| s.ctx.0).unwrap_or(std::ptr::null_mut())
+        inner
+            .with_sess(sockfd, |s| s.ctx.0)
+            .unwrap_or(std::ptr::null_mut())
     })
 }
 
@@ -194,7 +221,12 @@ pub unsafe extern "C" fn httpd_sess_get_ctx(handle: httpd_handle_t, sockfd: c_in
 /// # Safety
 /// `free_fn` is NULL or frees `ctx`.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_set_ctx(handle: httpd_handle_t, sockfd: c_int, ctx: *mut c_void, free_fn: httpd_free_ctx_fn_t) {
+pub unsafe extern "C" fn httpd_sess_set_ctx(
+    handle: httpd_handle_t,
+    sockfd: c_int,
+    ctx: *mut c_void,
+    free_fn: httpd_free_ctx_fn_t,
+) {
     guard((), || {
         let Some((inner, _)) = session(handle, sockfd) else {
             return;
@@ -203,7 +235,9 @@ pub unsafe extern "C" fn httpd_sess_set_ctx(handle: httpd_handle_t, sockfd: c_in
             // SAFETY: as in httpd_sess_get_ctx: this thread's running handler's request.
             let req = unsafe { &mut *req };
             if req.sess_ctx != ctx {
-                let stored = inner.with_sess(sockfd, |s| s.ctx.0).unwrap_or(std::ptr::null_mut());
+                let stored = inner
+                    .with_sess(sockfd, |s| s.ctx.0)
+                    .unwrap_or(std::ptr::null_mut());
                 if stored != req.sess_ctx {
                     free_ctx(CPtr(req.sess_ctx), req.free_ctx);
                 }
@@ -229,7 +263,10 @@ pub unsafe extern "C" fn httpd_sess_set_ctx(handle: httpd_handle_t, sockfd: c_in
 /// # Safety
 /// None beyond a handle from `httpd_start`.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_get_transport_ctx(handle: httpd_handle_t, sockfd: c_int) -> *mut c_void {
+pub unsafe extern "C" fn httpd_sess_get_transport_ctx(
+    handle: httpd_handle_t,
+    sockfd: c_int,
+) -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         session(handle, sockfd)
             .and_then(|(inner, _)| inner.with_sess(sockfd, |s| s.transport_ctx.0))
@@ -242,7 +279,12 @@ pub unsafe extern "C" fn httpd_sess_get_transport_ctx(handle: httpd_handle_t, so
 /// # Safety
 /// `free_fn` is NULL or frees `ctx`.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_set_transport_ctx(handle: httpd_handle_t, sockfd: c_int, ctx: *mut c_void, free_fn: httpd_free_ctx_fn_t) {
+pub unsafe extern "C" fn httpd_sess_set_transport_ctx(
+    handle: httpd_handle_t,
+    sockfd: c_int,
+    ctx: *mut c_void,
+    free_fn: httpd_free_ctx_fn_t,
+) {
     guard((), || {
         let Some((inner, _)) = session(handle, sockfd) else {
             return;
@@ -287,7 +329,10 @@ pub unsafe extern "C" fn httpd_get_global_transport_ctx(handle: httpd_handle_t) 
 /// # Safety
 /// None beyond a handle from `httpd_start`.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_trigger_close(handle: httpd_handle_t, sockfd: c_int) -> esp_err_t {
+pub unsafe extern "C" fn httpd_sess_trigger_close(
+    handle: httpd_handle_t,
+    sockfd: c_int,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let Some((inner, id)) = session(handle, sockfd) else {
             return ESP_ERR_NOT_FOUND;
@@ -304,7 +349,10 @@ pub unsafe extern "C" fn httpd_sess_trigger_close(handle: httpd_handle_t, sockfd
 /// # Safety
 /// None beyond a handle from `httpd_start`.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_update_lru_counter(handle: httpd_handle_t, sockfd: c_int) -> esp_err_t {
+pub unsafe extern "C" fn httpd_sess_update_lru_counter(
+    handle: httpd_handle_t,
+    sockfd: c_int,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let Some(inner) = server_of(handle) else {
             return ESP_ERR_INVALID_ARG;
@@ -315,7 +363,10 @@ pub unsafe extern "C" fn httpd_sess_update_lru_counter(handle: httpd_handle_t, s
         if let Some(r) = with_work_ctx(handle, |ctx| ctx.mark_used(id)) {
             return if r.is_ok() { ESP_OK } else { ESP_ERR_NOT_FOUND };
         }
-        match inner.server().map(|s| s.queue_work(move |ctx| drop(ctx.mark_used(id)))) {
+        match inner
+            .server()
+            .map(|s| s.queue_work(move |ctx| drop(ctx.mark_used(id))))
+        {
             Some(Ok(())) => ESP_OK,
             _ => ESP_FAIL,
         }
@@ -328,7 +379,11 @@ pub unsafe extern "C" fn httpd_sess_update_lru_counter(handle: httpd_handle_t, s
 /// # Safety
 /// `fds` is valid for reads and writes; `client_fds` for `*fds` ints.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_get_client_list(handle: httpd_handle_t, fds: *mut usize, client_fds: *mut c_int) -> esp_err_t {
+pub unsafe extern "C" fn httpd_get_client_list(
+    handle: httpd_handle_t,
+    fds: *mut usize,
+    client_fds: *mut c_int,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let Some(inner) = server_of(handle) else {
             return ESP_ERR_INVALID_ARG;
@@ -342,7 +397,11 @@ pub unsafe extern "C" fn httpd_get_client_list(handle: httpd_handle_t, fds: *mut
             return ESP_ERR_INVALID_ARG;
         }
         let ids = inner.server().map(Server::clients).unwrap_or_default();
-        let mut list: Vec<c_int> = ids.into_iter().map(|id| inner.fd_of(id)).filter(|&fd| fd >= 0).collect();
+        let mut list: Vec<c_int> = ids
+            .into_iter()
+            .map(|id| inner.fd_of(id))
+            .filter(|&fd| fd >= 0)
+            .collect();
         list.sort_unstable();
         // SAFETY: non-null and valid for `max` ints by the contract.
         let out = unsafe { std::slice::from_raw_parts_mut(client_fds, max) };
@@ -363,7 +422,11 @@ pub unsafe extern "C" fn httpd_get_client_list(handle: httpd_handle_t, fds: *mut
 /// # Safety
 /// `work` is NULL or a function that may be called with `arg` on another thread.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_queue_work(handle: httpd_handle_t, work: httpd_work_fn_t, arg: *mut c_void) -> esp_err_t {
+pub unsafe extern "C" fn httpd_queue_work(
+    handle: httpd_handle_t,
+    work: httpd_work_fn_t,
+    arg: *mut c_void,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let (Some(inner), Some(work)) = (server_of(handle), work) else {
             return ESP_ERR_INVALID_ARG;
@@ -378,7 +441,13 @@ pub unsafe extern "C" fn httpd_queue_work(handle: httpd_handle_t, work: httpd_wo
 /// # Safety
 /// `buf` is valid for `buf_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_socket_send(hd: httpd_handle_t, sockfd: c_int, buf: *const c_char, buf_len: usize, flags: c_int) -> c_int {
+pub unsafe extern "C" fn httpd_socket_send(
+    hd: httpd_handle_t,
+    sockfd: c_int,
+    buf: *const c_char,
+    buf_len: usize,
+    flags: c_int,
+) -> c_int {
     guard(HTTPD_SOCK_ERR_FAIL, || {
         let Some((inner, id)) = session(hd, sockfd) else {
             return HTTPD_SOCK_ERR_INVALID;
@@ -398,7 +467,13 @@ pub unsafe extern "C" fn httpd_socket_send(hd: httpd_handle_t, sockfd: c_int, bu
 
 /// Sends bytes to a connection from wherever this thread is: its own handler, queued work, or
 /// elsewhere (queued to the server thread).
-pub(crate) fn send_bytes(inner: &Arc<Inner>, hd: httpd_handle_t, fd: c_int, id: httpd::SessionId, data: &[u8]) -> c_int {
+pub(crate) fn send_bytes(
+    inner: &Arc<Inner>,
+    hd: httpd_handle_t,
+    fd: c_int,
+    id: httpd::SessionId,
+    data: &[u8],
+) -> c_int {
     let n = c_int::try_from(data.len()).unwrap_or(c_int::MAX);
     if let Some(req) = current_req(hd, fd) {
         // SAFETY: this thread's running handler's request for this socket.
@@ -423,7 +498,13 @@ pub(crate) fn send_bytes(inner: &Arc<Inner>, hd: httpd_handle_t, fd: c_int, id: 
 /// # Safety
 /// `buf` is valid for `buf_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_socket_recv(hd: httpd_handle_t, sockfd: c_int, buf: *mut c_char, buf_len: usize, flags: c_int) -> c_int {
+pub unsafe extern "C" fn httpd_socket_recv(
+    hd: httpd_handle_t,
+    sockfd: c_int,
+    buf: *mut c_char,
+    buf_len: usize,
+    flags: c_int,
+) -> c_int {
     guard(HTTPD_SOCK_ERR_FAIL, || {
         let Some((inner, _)) = session(hd, sockfd) else {
             return HTTPD_SOCK_ERR_INVALID;
@@ -444,7 +525,11 @@ pub unsafe extern "C" fn httpd_socket_recv(hd: httpd_handle_t, sockfd: c_int, bu
 /// # Safety
 /// `recv_func` behaves as ESP-IDF's default receive does (see the header).
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_set_recv_override(hd: httpd_handle_t, sockfd: c_int, recv_func: httpd_recv_func_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_sess_set_recv_override(
+    hd: httpd_handle_t,
+    sockfd: c_int,
+    recv_func: httpd_recv_func_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let (Some((inner, _)), Some(f)) = (session(hd, sockfd), recv_func) else {
             return ESP_ERR_INVALID_ARG;
@@ -459,7 +544,11 @@ pub unsafe extern "C" fn httpd_sess_set_recv_override(hd: httpd_handle_t, sockfd
 /// # Safety
 /// `send_func` behaves as ESP-IDF's default send does.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_set_send_override(hd: httpd_handle_t, sockfd: c_int, send_func: httpd_send_func_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_sess_set_send_override(
+    hd: httpd_handle_t,
+    sockfd: c_int,
+    send_func: httpd_send_func_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let (Some((inner, _)), Some(f)) = (session(hd, sockfd), send_func) else {
             return ESP_ERR_INVALID_ARG;
@@ -474,7 +563,11 @@ pub unsafe extern "C" fn httpd_sess_set_send_override(hd: httpd_handle_t, sockfd
 /// # Safety
 /// `pending_func` returns a count without blocking.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_sess_set_pending_override(hd: httpd_handle_t, sockfd: c_int, pending_func: httpd_pending_func_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_sess_set_pending_override(
+    hd: httpd_handle_t,
+    sockfd: c_int,
+    pending_func: httpd_pending_func_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let (Some((inner, _)), Some(f)) = (session(hd, sockfd), pending_func) else {
             return ESP_ERR_INVALID_ARG;
@@ -491,7 +584,9 @@ pub unsafe extern "C" fn httpd_sess_set_pending_override(hd: httpd_handle_t, soc
 #[no_mangle]
 pub unsafe extern "C" fn httpd_get_server_state(handle: httpd_handle_t) -> c_int {
     guard(HTTP_SERVER_EVENT_STOP, || {
-        server_of(handle).map_or(HTTP_SERVER_EVENT_STOP, |s| s.state.load(std::sync::atomic::Ordering::Acquire))
+        server_of(handle).map_or(HTTP_SERVER_EVENT_STOP, |s| {
+            s.state.load(std::sync::atomic::Ordering::Acquire)
+        })
     })
 }
 

@@ -144,7 +144,11 @@ pub(crate) fn new_creq(
         free_ctx: ctx.1,
         ignore_sess_ctx_changes: ctx.2,
     };
-    for (dst, &b) in creq.uri.iter_mut().zip(uri.as_bytes().iter().take(CONFIG_HTTPD_MAX_URI_LEN)) {
+    for (dst, &b) in creq
+        .uri
+        .iter_mut()
+        .zip(uri.as_bytes().iter().take(CONFIG_HTTPD_MAX_URI_LEN))
+    {
         *dst = b as c_char;
     }
     creq
@@ -190,7 +194,11 @@ pub(crate) struct CHandler {
 }
 
 /// Runs a C URI handler for an HTTP request.
-pub(crate) fn run_handler(inner: &Arc<Inner>, h: CHandler, req: &mut Request<'_>) -> Result<(), Error> {
+pub(crate) fn run_handler(
+    inner: &Arc<Inner>,
+    h: CHandler,
+    req: &mut Request<'_>,
+) -> Result<(), Error> {
     let id = req.session_id();
     let fd = inner.fd_of(id);
     let remaining = req.content_length().unwrap_or(u64::MAX);
@@ -330,7 +338,7 @@ pub(crate) fn raw_head(req: &Request<'_>) -> Vec<u8> {
 // ---- the exported functions -----------------------------------------------------------------
 
 use crate::guard;
-use crate::text::{bytes, copy_out, cookie_value, out_buf};
+use crate::text::{bytes, cookie_value, copy_out, out_buf};
 
 /// The connection's socket descriptor; -1 for an invalid request.
 ///
@@ -349,7 +357,11 @@ pub unsafe extern "C" fn httpd_req_to_sockfd(r: *mut httpd_req_t) -> c_int {
 /// # Safety
 /// `r` as for [`httpd_req_to_sockfd`]; `buf` is valid for `buf_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_req_recv(r: *mut httpd_req_t, buf: *mut c_char, buf_len: usize) -> c_int {
+pub unsafe extern "C" fn httpd_req_recv(
+    r: *mut httpd_req_t,
+    buf: *mut c_char,
+    buf_len: usize,
+) -> c_int {
     guard(HTTPD_SOCK_ERR_FAIL, || {
         // SAFETY: the function's contract is `state`'s.
         let Some(st) = (unsafe { state(r) }) else {
@@ -397,7 +409,10 @@ fn header(st: &mut ReqState<'_, '_>, field: *const c_char) -> Option<Option<Vec<
 /// # Safety
 /// `r` as for [`httpd_req_to_sockfd`]; `field` a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_req_get_hdr_value_len(r: *mut httpd_req_t, field: *const c_char) -> usize {
+pub unsafe extern "C" fn httpd_req_get_hdr_value_len(
+    r: *mut httpd_req_t,
+    field: *const c_char,
+) -> usize {
     guard(0, || {
         // SAFETY: the function's contract is `state`'s.
         let Some(st) = (unsafe { state(r) }) else {
@@ -507,7 +522,11 @@ pub unsafe extern "C" fn httpd_req_get_url_query_len(r: *mut httpd_req_t) -> usi
 /// # Safety
 /// `r` as for [`httpd_req_to_sockfd`]; `buf` valid for `buf_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_req_get_url_query_str(r: *mut httpd_req_t, buf: *mut c_char, buf_len: usize) -> esp_err_t {
+pub unsafe extern "C" fn httpd_req_get_url_query_str(
+    r: *mut httpd_req_t,
+    buf: *mut c_char,
+    buf_len: usize,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         if r.is_null() || buf.is_null() || buf_len == 0 {
             return ESP_ERR_INVALID_ARG;
@@ -610,11 +629,19 @@ pub unsafe extern "C" fn httpd_req_get_cookie_val(
 /// `r` as for [`httpd_req_to_sockfd`]; `buf` NULL, a NUL-terminated string (with
 /// `HTTPD_RESP_USE_STRLEN`) or valid for `buf_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_resp_send(r: *mut httpd_req_t, buf: *const c_char, buf_len: isize) -> esp_err_t {
+pub unsafe extern "C" fn httpd_resp_send(
+    r: *mut httpd_req_t,
+    buf: *const c_char,
+    buf_len: isize,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         // SAFETY: the function's contract is `state`'s.
         let Some(st) = (unsafe { state(r) }) else {
-            return if r.is_null() { ESP_ERR_INVALID_ARG } else { ESP_ERR_HTTPD_INVALID_REQ };
+            return if r.is_null() {
+                ESP_ERR_INVALID_ARG
+            } else {
+                ESP_ERR_HTTPD_INVALID_REQ
+            };
         };
         // SAFETY: the function's contract is `body`'s.
         let Some(data) = (unsafe { body(buf, buf_len) }) else {
@@ -630,11 +657,19 @@ pub unsafe extern "C" fn httpd_resp_send(r: *mut httpd_req_t, buf: *const c_char
 /// # Safety
 /// As [`httpd_resp_send`].
 #[no_mangle]
-pub unsafe extern "C" fn httpd_resp_send_chunk(r: *mut httpd_req_t, buf: *const c_char, buf_len: isize) -> esp_err_t {
+pub unsafe extern "C" fn httpd_resp_send_chunk(
+    r: *mut httpd_req_t,
+    buf: *const c_char,
+    buf_len: isize,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         // SAFETY: the function's contract is `state`'s.
         let Some(st) = (unsafe { state(r) }) else {
-            return if r.is_null() { ESP_ERR_INVALID_ARG } else { ESP_ERR_HTTPD_INVALID_REQ };
+            return if r.is_null() {
+                ESP_ERR_INVALID_ARG
+            } else {
+                ESP_ERR_HTTPD_INVALID_REQ
+            };
         };
         // SAFETY: the function's contract is `body`'s.
         let Some(data) = (unsafe { body(buf, buf_len) }) else {
@@ -672,9 +707,14 @@ unsafe fn with_str(
 /// # Safety
 /// `r` as for [`httpd_req_to_sockfd`]; `status` a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_resp_set_status(r: *mut httpd_req_t, status: *const c_char) -> esp_err_t {
+pub unsafe extern "C" fn httpd_resp_set_status(
+    r: *mut httpd_req_t,
+    status: *const c_char,
+) -> esp_err_t {
     // SAFETY: the function's contract is `with_str`'s.
-    guard(ESP_FAIL, || unsafe { with_str(r, status, |req, s| req.set_status(s)) })
+    guard(ESP_FAIL, || unsafe {
+        with_str(r, status, |req, s| req.set_status(s))
+    })
 }
 
 /// Sets the content type; the string is copied.
@@ -682,9 +722,14 @@ pub unsafe extern "C" fn httpd_resp_set_status(r: *mut httpd_req_t, status: *con
 /// # Safety
 /// `r` as for [`httpd_req_to_sockfd`]; `type_` a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_resp_set_type(r: *mut httpd_req_t, type_: *const c_char) -> esp_err_t {
+pub unsafe extern "C" fn httpd_resp_set_type(
+    r: *mut httpd_req_t,
+    type_: *const c_char,
+) -> esp_err_t {
     // SAFETY: the function's contract is `with_str`'s.
-    guard(ESP_FAIL, || unsafe { with_str(r, type_, |req, s| req.set_type(s)) })
+    guard(ESP_FAIL, || unsafe {
+        with_str(r, type_, |req, s| req.set_type(s))
+    })
 }
 
 /// Adds a response header; both strings are copied. `ESP_ERR_HTTPD_RESP_HDR` past
@@ -693,7 +738,11 @@ pub unsafe extern "C" fn httpd_resp_set_type(r: *mut httpd_req_t, type_: *const 
 /// # Safety
 /// `r` as for [`httpd_req_to_sockfd`]; `field` and `value` NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_resp_set_hdr(r: *mut httpd_req_t, field: *const c_char, value: *const c_char) -> esp_err_t {
+pub unsafe extern "C" fn httpd_resp_set_hdr(
+    r: *mut httpd_req_t,
+    field: *const c_char,
+    value: *const c_char,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         if value.is_null() {
             return ESP_ERR_INVALID_ARG;
@@ -712,9 +761,16 @@ pub unsafe extern "C" fn httpd_resp_set_hdr(r: *mut httpd_req_t, field: *const c
 /// # Safety
 /// `req` as for [`httpd_req_to_sockfd`]; `msg` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_resp_send_err(req: *mut httpd_req_t, error: c_int, msg: *const c_char) -> esp_err_t {
+pub unsafe extern "C" fn httpd_resp_send_err(
+    req: *mut httpd_req_t,
+    error: c_int,
+    msg: *const c_char,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
-        let index = usize::try_from(error).ok().filter(|&i| i < ERR_CODES.len()).unwrap_or(0);
+        let index = usize::try_from(error)
+            .ok()
+            .filter(|&i| i < ERR_CODES.len())
+            .unwrap_or(0);
         let status = ESP_STATUS[index];
         let text = if msg.is_null() {
             ERR_CODES[index].default_message().as_bytes()
@@ -724,7 +780,11 @@ pub unsafe extern "C" fn httpd_resp_send_err(req: *mut httpd_req_t, error: c_int
         };
         // SAFETY: the function's contract is `state`'s.
         let Some(st) = (unsafe { state(req) }) else {
-            return if req.is_null() { ESP_ERR_INVALID_ARG } else { ESP_ERR_HTTPD_INVALID_REQ };
+            return if req.is_null() {
+                ESP_ERR_INVALID_ARG
+            } else {
+                ESP_ERR_HTTPD_INVALID_REQ
+            };
         };
         log::warn!("{status} - {}", String::from_utf8_lossy(text));
         result(st.with_req(|r| send_error(r, status, text)))
@@ -736,7 +796,11 @@ pub unsafe extern "C" fn httpd_resp_send_err(req: *mut httpd_req_t, error: c_int
 /// # Safety
 /// `req` as for [`httpd_req_to_sockfd`]; `status` and `msg` NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_resp_send_custom_err(req: *mut httpd_req_t, status: *const c_char, msg: *const c_char) -> esp_err_t {
+pub unsafe extern "C" fn httpd_resp_send_custom_err(
+    req: *mut httpd_req_t,
+    status: *const c_char,
+    msg: *const c_char,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let text: &[u8] = if msg.is_null() {
             b""
@@ -755,7 +819,11 @@ pub unsafe extern "C" fn httpd_resp_send_custom_err(req: *mut httpd_req_t, statu
 /// # Safety
 /// `r` as for [`httpd_req_to_sockfd`]; `buf` valid for `buf_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_send(r: *mut httpd_req_t, buf: *const c_char, buf_len: usize) -> c_int {
+pub unsafe extern "C" fn httpd_send(
+    r: *mut httpd_req_t,
+    buf: *const c_char,
+    buf_len: usize,
+) -> c_int {
     guard(HTTPD_SOCK_ERR_FAIL, || {
         // SAFETY: the function's contract is `state`'s.
         let Some(st) = (unsafe { state(r) }) else {
@@ -780,7 +848,10 @@ pub unsafe extern "C" fn httpd_send(r: *mut httpd_req_t, buf: *const c_char, buf
 /// # Safety
 /// `r` a handler's request; `out` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_req_async_handler_begin(r: *mut httpd_req_t, out: *mut *mut httpd_req_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_req_async_handler_begin(
+    r: *mut httpd_req_t,
+    out: *mut *mut httpd_req_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         if r.is_null() || out.is_null() {
             return ESP_ERR_INVALID_ARG;
@@ -917,7 +988,11 @@ pub unsafe extern "C" fn httpd_get_raw_req_data_len(req: *mut httpd_req_t) -> us
 /// # Safety
 /// `req` as for [`httpd_req_to_sockfd`]; `buf` valid for `buf_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_get_raw_req_data(req: *mut httpd_req_t, buf: *mut c_char, buf_len: usize) -> esp_err_t {
+pub unsafe extern "C" fn httpd_get_raw_req_data(
+    req: *mut httpd_req_t,
+    buf: *mut c_char,
+    buf_len: usize,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         if buf.is_null() || buf_len == 0 {
             return ESP_ERR_INVALID_ARG;

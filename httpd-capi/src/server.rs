@@ -202,7 +202,9 @@ pub(crate) fn config_from_c(c: &httpd_config_t, hooks: CHooks) -> Result<Config,
         Some(f) if f as *const () == crate::text::httpd_uri_match_wildcard as *const () => {
             UriMatch::Wildcard
         }
-        Some(f) => UriMatch::custom(move |template, path| crate::text::call_matcher(f, template, path)),
+        Some(f) => {
+            UriMatch::custom(move |template, path| crate::text::call_matcher(f, template, path))
+        }
     };
     let recv = seconds(c.recv_wait_timeout);
     let or_default = |v: usize, d: usize| if v == 0 { d } else { v };
@@ -326,10 +328,7 @@ impl SocketHooks for CHooks {
                 return Opened::Refuse;
             }
         }
-        let io: Box<dyn SocketIo> = Box::new(crate::sockio::CSocketIo::new(
-            Arc::clone(inner),
-            io,
-        ));
+        let io: Box<dyn SocketIo> = Box::new(crate::sockio::CSocketIo::new(Arc::clone(inner), io));
         Opened::AcceptWith(io)
     }
 
@@ -370,10 +369,7 @@ pub(crate) enum Running {
         req: *mut httpd_req_t,
     },
     /// Queued work on the server thread, with access to the sessions.
-    Work {
-        hd: usize,
-        ctx: *mut c_void,
-    },
+    Work { hd: usize, ctx: *mut c_void },
 }
 
 thread_local! {
@@ -422,7 +418,11 @@ pub(crate) fn with_work_ctx<R>(
 }
 
 /// Queues a C work function on the server thread.
-pub(crate) fn queue_work(inner: &Arc<Inner>, work: unsafe extern "C" fn(*mut c_void), arg: CPtr) -> esp_err_t {
+pub(crate) fn queue_work(
+    inner: &Arc<Inner>,
+    work: unsafe extern "C" fn(*mut c_void),
+    arg: CPtr,
+) -> esp_err_t {
     let Some(server) = inner.server() else {
         return ESP_ERR_INVALID_ARG;
     };

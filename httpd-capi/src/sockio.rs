@@ -36,7 +36,8 @@ impl Overrides {
     }
 
     pub(crate) fn set_pending(&self, f: PendingFn) {
-        self.pending.store(f as *const () as usize, Ordering::Release);
+        self.pending
+            .store(f as *const () as usize, Ordering::Release);
     }
 
     pub(crate) fn recv_fn(&self) -> Option<RecvFn> {

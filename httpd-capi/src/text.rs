@@ -164,7 +164,10 @@ const ERR_NAMES: &[(esp_err_t, &CStr)] = &[
     (0x10D, c"ESP_ERR_NOT_ALLOWED"),
     (ESP_ERR_HTTPD_BASE, c"ESP_ERR_HTTPD_BASE"),
     (ESP_ERR_HTTPD_HANDLERS_FULL, c"ESP_ERR_HTTPD_HANDLERS_FULL"),
-    (ESP_ERR_HTTPD_HANDLER_EXISTS, c"ESP_ERR_HTTPD_HANDLER_EXISTS"),
+    (
+        ESP_ERR_HTTPD_HANDLER_EXISTS,
+        c"ESP_ERR_HTTPD_HANDLER_EXISTS",
+    ),
     (ESP_ERR_HTTPD_INVALID_REQ, c"ESP_ERR_HTTPD_INVALID_REQ"),
     (ESP_ERR_HTTPD_RESULT_TRUNC, c"ESP_ERR_HTTPD_RESULT_TRUNC"),
     (ESP_ERR_HTTPD_RESP_HDR, c"ESP_ERR_HTTPD_RESP_HDR"),
@@ -187,10 +190,38 @@ pub unsafe extern "C" fn esp_err_to_name(code: esp_err_t) -> *const c_char {
 }
 
 const METHOD_NAMES: [&CStr; 33] = [
-    c"DELETE", c"GET", c"HEAD", c"POST", c"PUT", c"CONNECT", c"OPTIONS", c"TRACE", c"COPY",
-    c"LOCK", c"MKCOL", c"MOVE", c"PROPFIND", c"PROPPATCH", c"SEARCH", c"UNLOCK", c"BIND",
-    c"REBIND", c"UNBIND", c"ACL", c"REPORT", c"MKACTIVITY", c"CHECKOUT", c"MERGE", c"M-SEARCH",
-    c"NOTIFY", c"SUBSCRIBE", c"UNSUBSCRIBE", c"PATCH", c"PURGE", c"MKCALENDAR", c"LINK",
+    c"DELETE",
+    c"GET",
+    c"HEAD",
+    c"POST",
+    c"PUT",
+    c"CONNECT",
+    c"OPTIONS",
+    c"TRACE",
+    c"COPY",
+    c"LOCK",
+    c"MKCOL",
+    c"MOVE",
+    c"PROPFIND",
+    c"PROPPATCH",
+    c"SEARCH",
+    c"UNLOCK",
+    c"BIND",
+    c"REBIND",
+    c"UNBIND",
+    c"ACL",
+    c"REPORT",
+    c"MKACTIVITY",
+    c"CHECKOUT",
+    c"MERGE",
+    c"M-SEARCH",
+    c"NOTIFY",
+    c"SUBSCRIBE",
+    c"UNSUBSCRIBE",
+    c"PATCH",
+    c"PURGE",
+    c"MKCALENDAR",
+    c"LINK",
     c"UNLINK",
 ];
 
@@ -217,7 +248,11 @@ static LEVELS: Mutex<Option<Levels>> = Mutex::new(None);
 static EPOCH: Mutex<Option<Instant>> = Mutex::new(None);
 
 fn env_level() -> c_int {
-    match std::env::var("HTTPD_LOG_LEVEL").ok().as_deref().map(str::trim) {
+    match std::env::var("HTTPD_LOG_LEVEL")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
         Some("0" | "N" | "n") => 0,
         Some("1" | "E" | "e") => 1,
         Some("2" | "W" | "w") => 2,
@@ -267,7 +302,10 @@ pub unsafe extern "C" fn esp_log_level_get(tag: *const c_char) -> c_int {
     guard(3, || {
         // SAFETY: checked non-null; NUL-terminated by the contract.
         let tag = (!tag.is_null()).then(|| unsafe { bytes(tag) });
-        with_levels(|l| tag.and_then(|t| l.tags.get(t).copied()).unwrap_or(l.default))
+        with_levels(|l| {
+            tag.and_then(|t| l.tags.get(t).copied())
+                .unwrap_or(l.default)
+        })
     })
 }
 
@@ -281,42 +319,6 @@ pub unsafe extern "C" fn esp_log_timestamp() -> u32 {
         let start = *lock(&EPOCH).get_or_insert_with(Instant::now);
         start.elapsed().as_millis() as u32
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_lookup_follows_esp_idf() {
-        let q = b"query1=a%20b&Query3=x&flag&query2=";
-        assert_eq!(query_value(q, b"query1"), Some(&b"a%20b"[..]));
-        assert_eq!(query_value(q, b"QUERY3"), Some(&b"x"[..]));
-        // ESP-IDF finds the next '=' past a pair without one, so "flag&query2" is one key.
-        assert_eq!(query_value(q, b"query2"), None);
-        assert_eq!(query_value(b"a=1&b=", b"b"), Some(&b""[..]));
-        assert_eq!(query_value(b"a=1", b"c"), None);
-        assert_eq!(query_value(b"", b"a"), None);
-    }
-
-    #[test]
-    fn cookie_lookup_follows_esp_idf() {
-        let c = b"session=abc123; theme=dark; empty=";
-        assert_eq!(cookie_value(c, b"session"), Some(&b"abc123"[..]));
-        assert_eq!(cookie_value(c, b"THEME"), Some(&b"dark"[..]));
-        assert_eq!(cookie_value(c, b"empty"), Some(&b""[..]));
-        assert_eq!(cookie_value(c, b"none"), None);
-    }
-
-    #[test]
-    fn copy_out_needs_room_for_the_nul() {
-        let mut out = [0xffu8; 4];
-        assert!(copy_out(b"abc", &mut out));
-        assert_eq!(&out, b"abc\0");
-        let mut out = [0xffu8; 3];
-        assert!(!copy_out(b"abc", &mut out));
-        assert_eq!(out, [0xff; 3], "nothing is copied when it does not fit");
-    }
 }
 
 /// Routes the library's own `log` records to stderr in ESP-IDF's format, under the tag
@@ -356,5 +358,41 @@ pub(crate) fn init_logging() {
     static LOGGER: StderrLog = StderrLog;
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Trace);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_lookup_follows_esp_idf() {
+        let q = b"query1=a%20b&Query3=x&flag&query2=";
+        assert_eq!(query_value(q, b"query1"), Some(&b"a%20b"[..]));
+        assert_eq!(query_value(q, b"QUERY3"), Some(&b"x"[..]));
+        // ESP-IDF finds the next '=' past a pair without one, so "flag&query2" is one key.
+        assert_eq!(query_value(q, b"query2"), None);
+        assert_eq!(query_value(b"a=1&b=", b"b"), Some(&b""[..]));
+        assert_eq!(query_value(b"a=1", b"c"), None);
+        assert_eq!(query_value(b"", b"a"), None);
+    }
+
+    #[test]
+    fn cookie_lookup_follows_esp_idf() {
+        let c = b"session=abc123; theme=dark; empty=";
+        assert_eq!(cookie_value(c, b"session"), Some(&b"abc123"[..]));
+        assert_eq!(cookie_value(c, b"THEME"), Some(&b"dark"[..]));
+        assert_eq!(cookie_value(c, b"empty"), Some(&b""[..]));
+        assert_eq!(cookie_value(c, b"none"), None);
+    }
+
+    #[test]
+    fn copy_out_needs_room_for_the_nul() {
+        let mut out = [0xffu8; 4];
+        assert!(copy_out(b"abc", &mut out));
+        assert_eq!(&out, b"abc\0");
+        let mut out = [0xffu8; 3];
+        assert!(!copy_out(b"abc", &mut out));
+        assert_eq!(out, [0xff; 3], "nothing is copied when it does not fit");
     }
 }

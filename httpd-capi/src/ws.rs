@@ -32,9 +32,11 @@ pub(crate) fn register(
 ) -> Result<(), Error> {
     let control = u.handle_ws_control_frames;
     let inner2 = Arc::clone(inner);
-    let mut ws = WsHandler::new(uri, move |conn, frame| run(&inner2, h, control, conn, frame))
-        .control_frames(true)
-        .max_message(MAX_MESSAGE);
+    let mut ws = WsHandler::new(uri, move |conn, frame| {
+        run(&inner2, h, control, conn, frame)
+    })
+    .control_frames(true)
+    .max_message(MAX_MESSAGE);
     if let Some(p) = c_str(u.supported_subprotocol) {
         ws = ws.subprotocol(p);
     }
@@ -92,7 +94,12 @@ fn run(
 /// # Safety
 /// `req` a WebSocket handler's request; `pkt` an `httpd_ws_frame_t` whose `payload` has room
 /// for `max_len` bytes.
-unsafe fn recv(req: *mut httpd_req_t, pkt: *mut httpd_ws_frame_t, max_len: usize, partial: bool) -> esp_err_t {
+unsafe fn recv(
+    req: *mut httpd_req_t,
+    pkt: *mut httpd_ws_frame_t,
+    max_len: usize,
+    partial: bool,
+) -> esp_err_t {
     if req.is_null() || pkt.is_null() {
         return ESP_ERR_INVALID_ARG;
     }
@@ -100,7 +107,14 @@ unsafe fn recv(req: *mut httpd_req_t, pkt: *mut httpd_ws_frame_t, max_len: usize
     let Some(st) = (unsafe { state(req) }) else {
         return ESP_ERR_INVALID_ARG;
     };
-    let Source::Ws { opcode, fin, payload, read, .. } = &mut st.source else {
+    let Source::Ws {
+        opcode,
+        fin,
+        payload,
+        read,
+        ..
+    } = &mut st.source
+    else {
         return ESP_ERR_INVALID_STATE;
     };
     // SAFETY: checked non-null; an httpd_ws_frame_t the caller owns.
@@ -139,7 +153,11 @@ unsafe fn recv(req: *mut httpd_req_t, pkt: *mut httpd_ws_frame_t, max_len: usize
 /// # Safety
 /// `req` a WebSocket handler's request; `pkt->payload` has room for `max_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_ws_recv_frame(req: *mut httpd_req_t, pkt: *mut httpd_ws_frame_t, max_len: usize) -> esp_err_t {
+pub unsafe extern "C" fn httpd_ws_recv_frame(
+    req: *mut httpd_req_t,
+    pkt: *mut httpd_ws_frame_t,
+    max_len: usize,
+) -> esp_err_t {
     // SAFETY: the function's contract is `recv`'s.
     guard(ESP_FAIL, || unsafe { recv(req, pkt, max_len, false) })
 }
@@ -150,7 +168,11 @@ pub unsafe extern "C" fn httpd_ws_recv_frame(req: *mut httpd_req_t, pkt: *mut ht
 /// # Safety
 /// As [`httpd_ws_recv_frame`].
 #[no_mangle]
-pub unsafe extern "C" fn httpd_ws_recv_frame_part(req: *mut httpd_req_t, pkt: *mut httpd_ws_frame_t, max_len: usize) -> esp_err_t {
+pub unsafe extern "C" fn httpd_ws_recv_frame_part(
+    req: *mut httpd_req_t,
+    pkt: *mut httpd_ws_frame_t,
+    max_len: usize,
+) -> esp_err_t {
     // SAFETY: the function's contract is `recv`'s.
     guard(ESP_FAIL, || unsafe { recv(req, pkt, max_len, true) })
 }
@@ -200,7 +222,10 @@ fn send_on_conn(conn: &mut WsConn<'_>, f: &httpd_ws_frame_t, data: &[u8]) -> Res
 /// `req` a WebSocket handler's request; `pkt` an `httpd_ws_frame_t` whose payload is valid
 /// for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_ws_send_frame(req: *mut httpd_req_t, pkt: *mut httpd_ws_frame_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_ws_send_frame(
+    req: *mut httpd_req_t,
+    pkt: *mut httpd_ws_frame_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         if req.is_null() || pkt.is_null() {
             return ESP_ERR_INVALID_ARG;
@@ -246,7 +271,14 @@ fn encode(f: &httpd_ws_frame_t, data: &[u8]) -> Vec<u8> {
 }
 
 /// Sends a frame to a connection from anywhere.
-fn send_async(inner: &Arc<Inner>, hd: httpd_handle_t, fd: c_int, id: SessionId, f: &httpd_ws_frame_t, data: &[u8]) -> esp_err_t {
+fn send_async(
+    inner: &Arc<Inner>,
+    hd: httpd_handle_t,
+    fd: c_int,
+    id: SessionId,
+    f: &httpd_ws_frame_t,
+    data: &[u8],
+) -> esp_err_t {
     let Some(server) = inner.server() else {
         return ESP_ERR_INVALID_ARG;
     };
@@ -271,7 +303,11 @@ fn send_async(inner: &Arc<Inner>, hd: httpd_handle_t, fd: c_int, id: SessionId, 
 /// # Safety
 /// `frame` an `httpd_ws_frame_t` whose payload is valid for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_ws_send_frame_async(hd: httpd_handle_t, fd: c_int, frame: *mut httpd_ws_frame_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_ws_send_frame_async(
+    hd: httpd_handle_t,
+    fd: c_int,
+    frame: *mut httpd_ws_frame_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let Some((inner, id)) = session(hd, fd) else {
             return ESP_ERR_INVALID_ARG;
@@ -326,9 +362,13 @@ fn queue_send(
     let queued = server.queue_work(move |ctx| {
         let frame = frame;
         let ctx = ctx as *mut httpd::ServerContext<'_> as *mut c_void;
-        let err = crate::server::running(crate::server::Running::Work { hd: hd2.get() as usize, ctx }, || {
-            send_async(&inner2, hd2.get(), fd, id, &frame.0, &data)
-        });
+        let err = crate::server::running(
+            crate::server::Running::Work {
+                hd: hd2.get() as usize,
+                ctx,
+            },
+            || send_async(&inner2, hd2.get(), fd, id, &frame.0, &data),
+        );
         done(err);
     });
     match queued {
@@ -351,7 +391,11 @@ unsafe impl Send for SendFrame {}
 /// # Safety
 /// `frame` an `httpd_ws_frame_t` whose payload is valid for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn httpd_ws_send_data(handle: httpd_handle_t, socket: c_int, frame: *mut httpd_ws_frame_t) -> esp_err_t {
+pub unsafe extern "C" fn httpd_ws_send_data(
+    handle: httpd_handle_t,
+    socket: c_int,
+    frame: *mut httpd_ws_frame_t,
+) -> esp_err_t {
     guard(ESP_FAIL, || {
         let Some((inner, id)) = session(handle, socket) else {
             return ESP_ERR_INVALID_ARG;

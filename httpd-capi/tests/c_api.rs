@@ -39,7 +39,11 @@ fn header_query_and_cookie_getters() {
          none=ESP_ERR_NOT_FOUND zero=ESP_ERR_INVALID_ARG ptr=ESP_OK:33"
     );
     let r = get(&mut c, "/query");
-    assert!(r.text().starts_with("qlen=0 q=ESP_ERR_NOT_FOUND"), "{}", r.text());
+    assert!(
+        r.text().starts_with("qlen=0 q=ESP_ERR_NOT_FOUND"),
+        "{}",
+        r.text()
+    );
     c.send("GET /cookie HTTP/1.1\r\nHost: t\r\nCookie: session=abc123; theme=dark\r\n\r\n");
     assert_eq!(
         c.response().text(),
@@ -110,7 +114,10 @@ fn response_functions() {
     p.wait_for_log("any second=ESP_ERR_INVALID_STATE");
     let r = c.request("PATCH", "/any", b"");
     assert_eq!(r.text(), "any method=28");
-    assert!(c.is_silent_for(Duration::from_millis(200)), "nothing after the response");
+    assert!(
+        c.is_silent_for(Duration::from_millis(200)),
+        "nothing after the response"
+    );
 
     let r = get(&mut c, "/raw");
     assert_eq!((r.status, r.text().as_str()), (200, "raw"));
@@ -122,18 +129,30 @@ fn error_responses_and_error_handlers() {
     let mut p = start();
     let mut c = Client::connect(p.addr(0));
     let r = get(&mut c, "/err403");
-    assert_eq!((r.status, r.header("content-type")), (403, Some("text/html")));
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (403, Some("text/html"))
+    );
     assert_eq!(r.text(), "Request forbidden -- authorization will not help");
     let r = get(&mut c, "/err501");
-    assert_eq!((r.status, r.reason.as_str(), r.text().as_str()), (501, "Method Not Implemented", "custom"));
+    assert_eq!(
+        (r.status, r.reason.as_str(), r.text().as_str()),
+        (501, "Method Not Implemented", "custom")
+    );
     let r = get(&mut c, "/custom");
     assert_eq!((r.status, r.reason.as_str()), (418, "I'm a teapot"));
     assert_eq!(r.text(), "short and stout");
     let r = get(&mut c, "/send404");
-    assert_eq!((r.status, r.text().as_str()), (404, "Nothing matches the given URI"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (404, "Nothing matches the given URI")
+    );
     // The registered 404 handler (it returns ESP_OK: the connection stays open).
     let r = get(&mut c, "/nowhere");
-    assert_eq!((r.status, r.text().as_str()), (404, "custom 6 for /nowhere"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (404, "custom 6 for /nowhere")
+    );
     // httpd_req_handle_err without a 400 handler: the default page, then ESP_FAIL closes.
     let r = get(&mut c, "/handle_err");
     assert_eq!((r.status, r.text().as_str()), (400, "Bad request syntax"));
@@ -206,7 +225,10 @@ fn session_context_lives_with_the_connection() {
         if stats.contains("freed=2") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "context never freed: {stats}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "context never freed: {stats}"
+        );
         std::thread::yield_now();
     }
 }
@@ -237,7 +259,9 @@ fn open_fn_refuses_and_close_fn_owns_the_socket() {
     assert_eq!(get(&mut c, "/check_fds").text(), "deferred=1 open=1");
     let logs = p.logs();
     assert!(
-        logs.iter().filter(|l| l.contains("close_fn")).all(|l| l.contains("open=1")),
+        logs.iter()
+            .filter(|l| l.contains("close_fn"))
+            .all(|l| l.contains("open=1")),
         "close_fn always gets an open descriptor:\n{}",
         logs.join("\n")
     );
@@ -359,6 +383,10 @@ fn servers_stop_cleanly_and_free_global_contexts() {
     assert!(get(&mut c, "/stats").text().contains("global=global-ctx"));
     let (status, logs) = p.finish();
     assert!(status.success(), "{status}\n{}", logs.join("\n"));
-    assert!(logs.iter().any(|l| l == "global ctx freed: global-ctx"), "{}", logs.join("\n"));
+    assert!(
+        logs.iter().any(|l| l == "global ctx freed: global-ctx"),
+        "{}",
+        logs.join("\n")
+    );
     assert!(logs.iter().any(|l| l == "stopped"));
 }

@@ -21,7 +21,11 @@ fn adder_client() -> PathBuf {
     if let Some(target_dir) = profile_dir.parent() {
         build.arg("--target-dir").arg(target_dir);
     }
-    if let Some(profile) = profile_dir.file_name().and_then(|n| n.to_str()).filter(|p| *p != "debug") {
+    if let Some(profile) = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|p| *p != "debug")
+    {
         build.args(["--profile", profile]);
     }
     let status = build.stdin(Stdio::null()).status().expect("cargo build");
@@ -39,7 +43,11 @@ fn persistent_sockets_sums_55_for_the_adder_client() {
         .output()
         .expect("running adder");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "adder failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "adder failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("Result: 55"), "adder printed:\n{stdout}");
     // The session context is freed by its free function when the adder's connection closes.
     server.wait_for_log("/adder Free Context function called");
@@ -86,14 +94,21 @@ fn simple_example_behaves_as_on_the_chip() {
 
     let r = c.request("PUT", "/any", b"");
     assert_eq!(r.text(), "Hello World!");
-    server.wait_for_log("/any: the empty chunk after a complete response gave ESP_ERR_INVALID_STATE");
+    server
+        .wait_for_log("/any: the empty chunk after a complete response gave ESP_ERR_INVALID_STATE");
 
     // PUT /ctrl 0 unregisters /hello and /echo and installs the custom 404 handler.
     assert_eq!(c.request("PUT", "/ctrl", b"0").status, 200);
     let r = c.get("/hello");
-    assert_eq!((r.status, r.text().as_str()), (404, "/hello URI is not available"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (404, "/hello URI is not available")
+    );
     let r = c.request("POST", "/echo", b"x");
-    assert_eq!((r.status, r.text().as_str()), (404, "/echo URI is not available"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (404, "/echo URI is not available")
+    );
     assert!(c.is_closed(), "the 404 handler returned ESP_FAIL for /echo");
 
     let mut c = Client::connect(addr);

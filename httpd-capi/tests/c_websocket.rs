@@ -28,7 +28,9 @@ fn echo_commands_and_async_sends() {
         .insert("Sec-WebSocket-Protocol", "chat".parse().unwrap());
     let (mut ws, resp) = tungstenite::client(req, stream).expect("handshake");
     assert_eq!(
-        resp.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap()),
+        resp.headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap()),
         Some("chat")
     );
 
@@ -52,7 +54,8 @@ fn echo_commands_and_async_sends() {
     // PINGs are answered for the handler; PONGs reach it.
     ws.send(Message::Ping(b"p".to_vec().into())).unwrap();
     assert_eq!(next(&mut ws), Message::Pong(b"p".to_vec().into()));
-    ws.send(Message::Pong(b"unsolicited".to_vec().into())).unwrap();
+    ws.send(Message::Pong(b"unsolicited".to_vec().into()))
+        .unwrap();
     assert_eq!(ws_text(&mut ws), "got pong: unsolicited");
 
     // From another thread: blocking, then with a completion callback.
@@ -71,7 +74,10 @@ fn echo_commands_and_async_sends() {
             Err(e) => panic!("expected a clean close, got {e}"),
         }
     }
-    assert!(!p.logs().iter().any(|l| l.contains("handler called for the handshake")));
+    assert!(!p
+        .logs()
+        .iter()
+        .any(|l| l.contains("handler called for the handshake")));
     let (status, logs) = p.finish();
     assert!(status.success(), "{}", logs.join("\n"));
 }

@@ -57,10 +57,22 @@ fn constants() -> Vec<(&'static str, i64)> {
         ("ESP_ERR_NOT_SUPPORTED", ESP_ERR_NOT_SUPPORTED.into()),
         ("ESP_ERR_TIMEOUT", ESP_ERR_TIMEOUT.into()),
         ("ESP_ERR_HTTPD_BASE", ESP_ERR_HTTPD_BASE.into()),
-        ("ESP_ERR_HTTPD_HANDLERS_FULL", ESP_ERR_HTTPD_HANDLERS_FULL.into()),
-        ("ESP_ERR_HTTPD_HANDLER_EXISTS", ESP_ERR_HTTPD_HANDLER_EXISTS.into()),
-        ("ESP_ERR_HTTPD_INVALID_REQ", ESP_ERR_HTTPD_INVALID_REQ.into()),
-        ("ESP_ERR_HTTPD_RESULT_TRUNC", ESP_ERR_HTTPD_RESULT_TRUNC.into()),
+        (
+            "ESP_ERR_HTTPD_HANDLERS_FULL",
+            ESP_ERR_HTTPD_HANDLERS_FULL.into(),
+        ),
+        (
+            "ESP_ERR_HTTPD_HANDLER_EXISTS",
+            ESP_ERR_HTTPD_HANDLER_EXISTS.into(),
+        ),
+        (
+            "ESP_ERR_HTTPD_INVALID_REQ",
+            ESP_ERR_HTTPD_INVALID_REQ.into(),
+        ),
+        (
+            "ESP_ERR_HTTPD_RESULT_TRUNC",
+            ESP_ERR_HTTPD_RESULT_TRUNC.into(),
+        ),
         ("ESP_ERR_HTTPD_RESP_HDR", ESP_ERR_HTTPD_RESP_HDR.into()),
         ("ESP_ERR_HTTPD_RESP_SEND", ESP_ERR_HTTPD_RESP_SEND.into()),
         ("ESP_ERR_HTTPD_ALLOC_MEM", ESP_ERR_HTTPD_ALLOC_MEM.into()),
@@ -71,7 +83,10 @@ fn constants() -> Vec<(&'static str, i64)> {
         ("HTTPD_RESP_USE_STRLEN", HTTPD_RESP_USE_STRLEN as i64),
         ("HTTP_ANY", HTTP_ANY.into()),
         ("CONFIG_HTTPD_MAX_URI_LEN", CONFIG_HTTPD_MAX_URI_LEN as i64),
-        ("CONFIG_HTTPD_MAX_REQ_HDR_LEN", CONFIG_HTTPD_MAX_REQ_HDR_LEN as i64),
+        (
+            "CONFIG_HTTPD_MAX_REQ_HDR_LEN",
+            CONFIG_HTTPD_MAX_REQ_HDR_LEN as i64,
+        ),
         ("HTTPD_ERR_CODE_MAX", HTTPD_ERR_CODE_MAX.into()),
         ("HTTPD_WS_TYPE_CONTINUE", HTTPD_WS_TYPE_CONTINUE.into()),
         ("HTTPD_WS_TYPE_TEXT", HTTPD_WS_TYPE_TEXT.into()),
@@ -81,7 +96,10 @@ fn constants() -> Vec<(&'static str, i64)> {
         ("HTTPD_WS_TYPE_PONG", HTTPD_WS_TYPE_PONG.into()),
         ("HTTPD_WS_CLIENT_INVALID", HTTPD_WS_CLIENT_INVALID.into()),
         ("HTTPD_WS_CLIENT_HTTP", HTTPD_WS_CLIENT_HTTP.into()),
-        ("HTTPD_WS_CLIENT_WEBSOCKET", HTTPD_WS_CLIENT_WEBSOCKET.into()),
+        (
+            "HTTPD_WS_CLIENT_WEBSOCKET",
+            HTTPD_WS_CLIENT_WEBSOCKET.into(),
+        ),
         ("HTTP_SERVER_EVENT_START", HTTP_SERVER_EVENT_START.into()),
         ("HTTP_SERVER_EVENT_STOP", HTTP_SERVER_EVENT_STOP.into()),
         // ESP-IDF's order of httpd_err_code_t, and http_parser's method numbers.
@@ -129,7 +147,10 @@ fn constants() -> Vec<(&'static str, i64)> {
         ("dflt.send_wait_timeout", 5),
         ("dflt.enable_so_linger", 0),
         ("dflt.keep_alive_enable", 0),
-        ("(dflt.open_fn == NULL && dflt.close_fn == NULL && dflt.uri_match_fn == NULL)", 1),
+        (
+            "(dflt.open_fn == NULL && dflt.close_fn == NULL && dflt.uri_match_fn == NULL)",
+            1,
+        ),
     ]
 }
 
@@ -148,7 +169,10 @@ fn header_layout_and_constants_match_rust() {
         }
     }
     for (expr, _) in &consts {
-        c += &format!("    printf(\"{} %lld\\n\", (long long)({expr}));\n", expr.escape_default());
+        c += &format!(
+            "    printf(\"{} %lld\\n\", (long long)({expr}));\n",
+            expr.escape_default()
+        );
     }
     c += "    return 0;\n}\n";
     let dir = common::scratch();
@@ -164,7 +188,11 @@ fn header_layout_and_constants_match_rust() {
         .arg(&exe)
         .output()
         .expect("gcc");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(&exe).output().expect("running layout");
     let printed: HashMap<String, i64> = String::from_utf8(out.stdout)
         .unwrap()
@@ -177,12 +205,18 @@ fn header_layout_and_constants_match_rust() {
     let mut diffs = Vec::new();
     for (ty, size, fields) in &layouts {
         if printed.get(*ty) != Some(&(*size as i64)) {
-            diffs.push(format!("sizeof({ty}): C {:?}, Rust {size}", printed.get(*ty)));
+            diffs.push(format!(
+                "sizeof({ty}): C {:?}, Rust {size}",
+                printed.get(*ty)
+            ));
         }
         for (f, off) in fields {
             let key = format!("{ty}.{f}");
             if printed.get(&key) != Some(&(*off as i64)) {
-                diffs.push(format!("offsetof({key}): C {:?}, Rust {off}", printed.get(&key)));
+                diffs.push(format!(
+                    "offsetof({key}): C {:?}, Rust {off}",
+                    printed.get(&key)
+                ));
             }
         }
     }
@@ -191,7 +225,11 @@ fn header_layout_and_constants_match_rust() {
             diffs.push(format!("{expr}: C {:?}, Rust {want}", printed.get(*expr)));
         }
     }
-    assert!(diffs.is_empty(), "header and Rust differ:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "header and Rust differ:\n{}",
+        diffs.join("\n")
+    );
 }
 
 #[test]
@@ -213,13 +251,21 @@ fn every_header_compiles_alone_with_the_readme_flags() {
     let include = common::crate_dir().join("include");
     for h in headers {
         let src = dir.join("one_header.c");
-        std::fs::write(&src, format!("#include <{h}>\nint main(void) {{ return 0; }}\n")).unwrap();
+        std::fs::write(
+            &src,
+            format!("#include <{h}>\nint main(void) {{ return 0; }}\n"),
+        )
+        .unwrap();
         let out = Command::new("gcc")
             .args(["-std=gnu11", "-Wall", "-Werror", "-fsyntax-only"])
             .arg(&src)
             .arg(format!("-I{}", include.display()))
             .output()
             .expect("gcc");
-        assert!(out.status.success(), "{h}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{h}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

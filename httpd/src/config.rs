@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::types::MAX_REQ_HEADERS_LIMIT;
 use crate::hooks::SocketHooks;
+pub use crate::types::MAX_REQ_HEADERS_LIMIT;
 use crate::types::{SessionId, UriMatch};
 use crate::Error;
 

@@ -57,10 +57,10 @@ mod api;
 mod config;
 mod conn;
 mod error;
-mod hooks;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod hooks;
 mod proto;
 mod router;
 mod runtime;

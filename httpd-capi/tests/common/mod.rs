@@ -46,8 +46,14 @@ pub fn static_lib() -> &'static Path {
                 build.args(["--profile", profile]);
             }
         }
-        let status = build.stdin(Stdio::null()).status().expect("running cargo build");
-        assert!(status.success(), "cargo build -p httpd-capi failed: {status}");
+        let status = build
+            .stdin(Stdio::null())
+            .status()
+            .expect("running cargo build");
+        assert!(
+            status.success(),
+            "cargo build -p httpd-capi failed: {status}"
+        );
         let lib = profile_dir.join("libesp_http_server.a");
         assert!(lib.exists(), "{} missing", lib.display());
         lib
@@ -135,7 +141,11 @@ impl Prog {
     pub fn spawn_example(cmd: Command) -> Prog {
         let mut prog = Prog::spawn_raw(cmd);
         let line = prog.wait_for_log("Server listening on port ");
-        let port = line.rsplit(' ').next().and_then(|p| p.parse().ok()).expect("a port");
+        let port = line
+            .rsplit(' ')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port");
         prog.ports = vec![port];
         prog
     }
@@ -208,10 +218,16 @@ impl Prog {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("no log line with {needle:?}; seen:\n{}", self.seen.join("\n"))
+                    panic!(
+                        "no log line with {needle:?}; seen:\n{}",
+                        self.seen.join("\n")
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    panic!("program exited before {needle:?}; seen:\n{}", self.seen.join("\n"))
+                    panic!(
+                        "program exited before {needle:?}; seen:\n{}",
+                        self.seen.join("\n")
+                    )
                 }
             }
         }

@@ -9,8 +9,8 @@ use mio::{Interest, Token};
 use socket2::SockRef;
 
 use super::{arm, Core};
-use crate::conn::session::Session;
 use crate::config::Config;
+use crate::conn::session::Session;
 use crate::conn::transport::{Stream, Tcp, Transport};
 use crate::hooks::Opened;
 use crate::types::SessionId;
@@ -94,11 +94,10 @@ impl Core {
             }
         }
         if let Some(on_open) = config.on_open.as_ref().filter(|_| accepted) {
-            accepted =
-                catch_unwind(AssertUnwindSafe(|| on_open(id, peer))).unwrap_or_else(|_| {
-                    log::error!("on_open panicked; refusing {peer}");
-                    false
-                });
+            accepted = catch_unwind(AssertUnwindSafe(|| on_open(id, peer))).unwrap_or_else(|_| {
+                log::error!("on_open panicked; refusing {peer}");
+                false
+            });
         }
         if !accepted {
             log::debug!("on_open refused {peer}");
