@@ -377,6 +377,21 @@ fn transport_overrides_carry_the_bytes() {
 }
 
 #[test]
+fn a_client_leaving_mid_response_does_not_kill_the_program() {
+    let mut p = start();
+    for _ in 0..3 {
+        let mut c = Client::connect(p.addr(0));
+        c.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+        // Leave at once with the response unread: the server's writes fail (EPIPE or reset),
+        // which on a host would raise SIGPIPE without MSG_NOSIGNAL.
+        drop(c);
+    }
+    p.wait_for_log("big: the client left");
+    let mut c = Client::connect(p.addr(0));
+    assert!(c.get("/fd").text().starts_with("fd="), "the program still serves");
+}
+
+#[test]
 fn servers_stop_cleanly_and_free_global_contexts() {
     let p = start();
     let mut c = Client::connect(p.addr(0));

@@ -265,6 +265,20 @@ static esp_err_t raw_handler(httpd_req_t *req)
     return ESP_OK;
 }
 
+/* A large response, for clients that leave without reading it (SIGPIPE must not kill us). */
+static esp_err_t big_handler(httpd_req_t *req)
+{
+    static char chunk[64 * 1024];
+    memset(chunk, 'b', sizeof(chunk));
+    for (int i = 0; i < 64; i++) {
+        if (httpd_resp_send_chunk(req, chunk, sizeof(chunk)) != ESP_OK) {
+            ESP_LOGI(TAG, "big: the client left after %d chunks", i);
+            return ESP_FAIL;
+        }
+    }
+    return httpd_resp_send_chunk(req, NULL, 0);
+}
+
 static esp_err_t handle_err_handler(httpd_req_t *req)
 {
     esp_err_t r = httpd_req_handle_err(req, HTTPD_400_BAD_REQUEST);
@@ -672,6 +686,7 @@ static const httpd_uri_t main_uris[] = {
     GET("/silent", silent_handler),
     GET("/raw", raw_handler),
     GET("/handle_err", handle_err_handler),
+    GET("/big", big_handler),
     GET("/fd", fd_handler),
     GET("/sess", sess_handler),
     GET("/replace", replace_handler),
@@ -695,7 +710,7 @@ static int start_servers(httpd_handle_t *out)
 {
     httpd_config_t config = HTTPD_DEFAULT_CONFIG();
     config.server_port = 0;
-    config.max_uri_handlers = 40;
+    config.max_uri_handlers = 41;
     config.max_resp_headers = 2;
     config.recv_wait_timeout = 1;
     config.max_open_sockets = 12;
