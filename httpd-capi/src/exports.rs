@@ -12,7 +12,7 @@ use crate::request::{run_err_handler, run_handler, state, CHandler};
 use crate::server::{
     self, c_str, current_req, free_ctx, lock, server_of, session, with_work_ctx, CPtr, Inner,
 };
-use crate::sockio::default_recv;
+use crate::sockio::{default_recv, Overrides};
 
 /// Starts a server from `config` (ESP-IDF's values; host-only hints are accepted and ignored)
 /// and stores its handle in `*handle`.
@@ -210,7 +210,7 @@ pub unsafe extern "C" fn httpd_sess_get_ctx(handle: httpd_handle_t, sockfd: c_in
             return unsafe { (*req).sess_ctx };
         }
         inner
-            .with_sess(sockfd, |s| s.ctx.0)
+            .with_sess(sockfd, |s| s.ctx.ptr.0)
             .unwrap_or(std::ptr::null_mut())
     })
 }
@@ -236,7 +236,7 @@ pub unsafe extern "C" fn httpd_sess_set_ctx(
             let req = unsafe { &mut *req };
             if req.sess_ctx != ctx {
                 let stored = inner
-                    .with_sess(sockfd, |s| s.ctx.0)
+                    .with_sess(sockfd, |s| s.ctx.ptr.0)
                     .unwrap_or(std::ptr::null_mut());
                 if stored != req.sess_ctx {
                     free_ctx(CPtr(req.sess_ctx), req.free_ctx);
@@ -246,14 +246,8 @@ pub unsafe extern "C" fn httpd_sess_set_ctx(
             req.free_ctx = free_fn;
             return;
         }
-        let old = inner.with_sess(sockfd, |s| {
-            let old = (s.ctx.0 != ctx).then_some((s.ctx, s.free_ctx));
-            s.ctx = CPtr(ctx);
-            s.free_ctx = free_fn;
-            old
-        });
-        if let Some(Some((old, f))) = old {
-            free_ctx(old, f);
+        if let Some(Some(old)) = inner.with_sess(sockfd, |s| s.ctx.replace(ctx, free_fn)) {
+            old.free();
         }
     })
 }
@@ -269,7 +263,7 @@ pub unsafe extern "C" fn httpd_sess_get_transport_ctx(
 ) -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         session(handle, sockfd)
-            .and_then(|(inner, _)| inner.with_sess(sockfd, |s| s.transport_ctx.0))
+            .and_then(|(inner, _)| inner.with_sess(sockfd, |s| s.transport.ptr.0))
             .unwrap_or(std::ptr::null_mut())
     })
 }
@@ -289,14 +283,8 @@ pub unsafe extern "C" fn httpd_sess_set_transport_ctx(
         let Some((inner, _)) = session(handle, sockfd) else {
             return;
         };
-        let old = inner.with_sess(sockfd, |s| {
-            let old = (s.transport_ctx.0 != ctx).then_some((s.transport_ctx, s.free_transport_ctx));
-            s.transport_ctx = CPtr(ctx);
-            s.free_transport_ctx = free_fn;
-            old
-        });
-        if let Some(Some((old, f))) = old {
-            free_ctx(old, f);
+        if let Some(Some(old)) = inner.with_sess(sockfd, |s| s.transport.replace(ctx, free_fn)) {
+            old.free();
         }
     })
 }
@@ -520,6 +508,22 @@ pub unsafe extern "C" fn httpd_socket_recv(
     })
 }
 
+/// Installs one of a connection's override functions.
+fn set_override<F>(
+    hd: httpd_handle_t,
+    sockfd: c_int,
+    f: Option<F>,
+    set: fn(&Overrides, F),
+) -> esp_err_t {
+    guard(ESP_FAIL, || {
+        let (Some((inner, _)), Some(f)) = (session(hd, sockfd), f) else {
+            return ESP_ERR_INVALID_ARG;
+        };
+        inner.with_sess(sockfd, |s| set(&s.io, f));
+        ESP_OK
+    })
+}
+
 /// Sets connection `sockfd`'s receive function (how the server reads its bytes).
 ///
 /// # Safety
@@ -530,13 +534,7 @@ pub unsafe extern "C" fn httpd_sess_set_recv_override(
     sockfd: c_int,
     recv_func: httpd_recv_func_t,
 ) -> esp_err_t {
-    guard(ESP_FAIL, || {
-        let (Some((inner, _)), Some(f)) = (session(hd, sockfd), recv_func) else {
-            return ESP_ERR_INVALID_ARG;
-        };
-        inner.with_sess(sockfd, |s| s.io.set_recv(f));
-        ESP_OK
-    })
+    set_override(hd, sockfd, recv_func, Overrides::set_recv)
 }
 
 /// Sets connection `sockfd`'s send function.
@@ -549,13 +547,7 @@ pub unsafe extern "C" fn httpd_sess_set_send_override(
     sockfd: c_int,
     send_func: httpd_send_func_t,
 ) -> esp_err_t {
-    guard(ESP_FAIL, || {
-        let (Some((inner, _)), Some(f)) = (session(hd, sockfd), send_func) else {
-            return ESP_ERR_INVALID_ARG;
-        };
-        inner.with_sess(sockfd, |s| s.io.set_send(f));
-        ESP_OK
-    })
+    set_override(hd, sockfd, send_func, Overrides::set_send)
 }
 
 /// Sets connection `sockfd`'s pending function (bytes its receive function holds).
@@ -568,13 +560,7 @@ pub unsafe extern "C" fn httpd_sess_set_pending_override(
     sockfd: c_int,
     pending_func: httpd_pending_func_t,
 ) -> esp_err_t {
-    guard(ESP_FAIL, || {
-        let (Some((inner, _)), Some(f)) = (session(hd, sockfd), pending_func) else {
-            return ESP_ERR_INVALID_ARG;
-        };
-        inner.with_sess(sockfd, |s| s.io.set_pending(f));
-        ESP_OK
-    })
+    set_override(hd, sockfd, pending_func, Overrides::set_pending)
 }
 
 /// `HTTP_SERVER_EVENT_START` while the server runs (the host library posts no events).

@@ -476,25 +476,41 @@ pub unsafe extern "C" fn httpd_req_get_hdr_value_str_ptr(
     val: *mut *const c_char,
     val_len: *mut usize,
 ) -> esp_err_t {
-    guard(ESP_FAIL, || {
-        if r.is_null() || field.is_null() || val.is_null() || val_len.is_null() {
-            return ESP_ERR_INVALID_ARG;
-        }
-        // SAFETY: the function's contract is `state`'s.
-        let Some(st) = (unsafe { state(r) }) else {
-            return ESP_ERR_HTTPD_INVALID_REQ;
-        };
-        let Some(Some(v)) = header(st, field) else {
-            return ESP_ERR_NOT_FOUND;
-        };
-        let p = st.keep(&v);
-        // SAFETY: both checked non-null and writable by the contract.
-        unsafe {
-            *val = p;
-            *val_len = v.len();
-        }
-        ESP_OK
+    // SAFETY: the function's contract is `ptr_getter`'s.
+    guard(ESP_FAIL, || unsafe {
+        ptr_getter(r, val, val_len, field.is_null(), |st| header(st, field))
     })
+}
+
+/// The `_ptr` getters: a NUL-terminated copy of the value kept with the request, its address
+/// and length written to `out` and `out_len`.
+///
+/// # Safety
+/// `r` as for `state`; `out` and `out_len` NULL or valid for writes.
+unsafe fn ptr_getter(
+    r: *mut httpd_req_t,
+    out: *mut *const c_char,
+    out_len: *mut usize,
+    bad_arg: bool,
+    get: impl FnOnce(&mut ReqState<'_, '_>) -> Option<Option<Vec<u8>>>,
+) -> esp_err_t {
+    if r.is_null() || out.is_null() || out_len.is_null() || bad_arg {
+        return ESP_ERR_INVALID_ARG;
+    }
+    // SAFETY: the caller's contract is `state`'s.
+    let Some(st) = (unsafe { state(r) }) else {
+        return ESP_ERR_HTTPD_INVALID_REQ;
+    };
+    let Some(Some(v)) = get(st) else {
+        return ESP_ERR_NOT_FOUND;
+    };
+    let p = st.keep(&v);
+    // SAFETY: both checked non-null and writable by the contract.
+    unsafe {
+        *out = p;
+        *out_len = v.len();
+    }
+    ESP_OK
 }
 
 fn query(st: &mut ReqState<'_, '_>) -> Option<Option<Vec<u8>>> {
@@ -557,24 +573,9 @@ pub unsafe extern "C" fn httpd_req_get_url_query_str_ptr(
     buf: *mut *const c_char,
     buf_len: *mut usize,
 ) -> esp_err_t {
-    guard(ESP_FAIL, || {
-        if r.is_null() || buf.is_null() || buf_len.is_null() {
-            return ESP_ERR_INVALID_ARG;
-        }
-        // SAFETY: the function's contract is `state`'s.
-        let Some(st) = (unsafe { state(r) }) else {
-            return ESP_ERR_HTTPD_INVALID_REQ;
-        };
-        let Some(Some(q)) = query(st) else {
-            return ESP_ERR_NOT_FOUND;
-        };
-        let p = st.keep(&q);
-        // SAFETY: both checked non-null and writable by the contract.
-        unsafe {
-            *buf = p;
-            *buf_len = q.len();
-        }
-        ESP_OK
+    // SAFETY: the function's contract is `ptr_getter`'s.
+    guard(ESP_FAIL, || unsafe {
+        ptr_getter(r, buf, buf_len, false, query)
     })
 }
 
@@ -623,6 +624,31 @@ pub unsafe extern "C" fn httpd_req_get_cookie_val(
     })
 }
 
+/// The response functions with a body argument.
+///
+/// # Safety
+/// As [`httpd_resp_send`].
+unsafe fn send_body(
+    r: *mut httpd_req_t,
+    buf: *const c_char,
+    buf_len: isize,
+    send: impl FnOnce(&mut Request<'_>, &[u8]) -> Result<(), Error>,
+) -> esp_err_t {
+    // SAFETY: the caller's contract is `state`'s.
+    let Some(st) = (unsafe { state(r) }) else {
+        return if r.is_null() {
+            ESP_ERR_INVALID_ARG
+        } else {
+            ESP_ERR_HTTPD_INVALID_REQ
+        };
+    };
+    // SAFETY: the caller's contract is `body`'s.
+    let Some(data) = (unsafe { body(buf, buf_len) }) else {
+        return ESP_ERR_INVALID_ARG;
+    };
+    result(st.with_req(|req| send(req, data)))
+}
+
 /// Sends a complete response with this body (`Content-Length`).
 ///
 /// # Safety
@@ -634,20 +660,9 @@ pub unsafe extern "C" fn httpd_resp_send(
     buf: *const c_char,
     buf_len: isize,
 ) -> esp_err_t {
-    guard(ESP_FAIL, || {
-        // SAFETY: the function's contract is `state`'s.
-        let Some(st) = (unsafe { state(r) }) else {
-            return if r.is_null() {
-                ESP_ERR_INVALID_ARG
-            } else {
-                ESP_ERR_HTTPD_INVALID_REQ
-            };
-        };
-        // SAFETY: the function's contract is `body`'s.
-        let Some(data) = (unsafe { body(buf, buf_len) }) else {
-            return ESP_ERR_INVALID_ARG;
-        };
-        result(st.with_req(|req| req.send(data)))
+    // SAFETY: the function's contract is `send_body`'s.
+    guard(ESP_FAIL, || unsafe {
+        send_body(r, buf, buf_len, |req, data| req.send(data))
     })
 }
 
@@ -662,20 +677,9 @@ pub unsafe extern "C" fn httpd_resp_send_chunk(
     buf: *const c_char,
     buf_len: isize,
 ) -> esp_err_t {
-    guard(ESP_FAIL, || {
-        // SAFETY: the function's contract is `state`'s.
-        let Some(st) = (unsafe { state(r) }) else {
-            return if r.is_null() {
-                ESP_ERR_INVALID_ARG
-            } else {
-                ESP_ERR_HTTPD_INVALID_REQ
-            };
-        };
-        // SAFETY: the function's contract is `body`'s.
-        let Some(data) = (unsafe { body(buf, buf_len) }) else {
-            return ESP_ERR_INVALID_ARG;
-        };
-        result(st.with_req(|req| req.send_chunk(data)))
+    // SAFETY: the function's contract is `send_body`'s.
+    guard(ESP_FAIL, || unsafe {
+        send_body(r, buf, buf_len, |req, data| req.send_chunk(data))
     })
 }
 

@@ -57,14 +57,42 @@ pub(crate) fn free_ctx(ctx: CPtr, free_fn: httpd_free_ctx_fn_t) {
     }
 }
 
+/// A C context with its free function.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx {
+    pub(crate) ptr: CPtr,
+    pub(crate) free: httpd_free_ctx_fn_t,
+}
+
+impl Ctx {
+    pub(crate) const NONE: Ctx = Ctx {
+        ptr: CPtr::NULL,
+        free: None,
+    };
+
+    /// Sets a new context and free function; returns the old context if it is another one
+    /// (for the caller to free outside any lock).
+    pub(crate) fn replace(&mut self, ptr: *mut c_void, free: httpd_free_ctx_fn_t) -> Option<Ctx> {
+        let old = (self.ptr.0 != ptr).then_some(*self);
+        *self = Ctx {
+            ptr: CPtr(ptr),
+            free,
+        };
+        old
+    }
+
+    /// Frees the context (ESP-IDF's rule: its free function, or `free()`).
+    pub(crate) fn free(self) {
+        free_ctx(self.ptr, self.free);
+    }
+}
+
 /// What the library keeps for one connection.
 pub(crate) struct Sess {
     pub(crate) id: SessionId,
-    pub(crate) ctx: CPtr,
-    pub(crate) free_ctx: httpd_free_ctx_fn_t,
+    pub(crate) ctx: Ctx,
     pub(crate) ignore_changes: bool,
-    pub(crate) transport_ctx: CPtr,
-    pub(crate) free_transport_ctx: httpd_free_ctx_fn_t,
+    pub(crate) transport: Ctx,
     pub(crate) io: Arc<Overrides>,
 }
 
@@ -134,7 +162,7 @@ impl Inner {
 
     /// The session context a request starts with: `(sess_ctx, free_ctx, ignore)`.
     pub(crate) fn load_ctx(&self, fd: c_int) -> (CPtr, httpd_free_ctx_fn_t, bool) {
-        self.with_sess(fd, |s| (s.ctx, s.free_ctx, s.ignore_changes))
+        self.with_sess(fd, |s| (s.ctx.ptr, s.ctx.free, s.ignore_changes))
             .unwrap_or((CPtr::NULL, None, false))
     }
 
@@ -142,14 +170,11 @@ impl Inner {
     /// to), and the request's context becomes the session's.
     pub(crate) fn store_ctx(&self, fd: c_int, ctx: CPtr, free: httpd_free_ctx_fn_t, ignore: bool) {
         let old = self.with_sess(fd, |s| {
-            let old = (!ignore && s.ctx != ctx).then_some((s.ctx, s.free_ctx));
-            s.ctx = ctx;
-            s.free_ctx = free;
             s.ignore_changes = ignore;
-            old
+            s.ctx.replace(ctx.0, free).filter(|_| !ignore)
         });
         match old {
-            Some(Some((old, old_free))) => free_ctx(old, old_free),
+            Some(Some(old)) => old.free(),
             Some(None) => {}
             // The session is gone (closed by the handler's own stop): nothing will free it.
             None => free_ctx(ctx, free),
@@ -311,11 +336,9 @@ impl SocketHooks for CHooks {
                 fd,
                 Sess {
                     id,
-                    ctx: CPtr::NULL,
-                    free_ctx: None,
+                    ctx: Ctx::NONE,
                     ignore_changes: false,
-                    transport_ctx: CPtr::NULL,
-                    free_transport_ctx: None,
+                    transport: Ctx::NONE,
                     io: Arc::clone(&io),
                 },
             );
@@ -353,8 +376,8 @@ impl SocketHooks for CHooks {
             t.by_fd.remove(&fd)
         };
         if let Some(s) = sess {
-            free_ctx(s.ctx, s.free_ctx);
-            free_ctx(s.transport_ctx, s.free_transport_ctx);
+            s.ctx.free();
+            s.transport.free();
         }
     }
 }
@@ -417,25 +440,29 @@ pub(crate) fn with_work_ctx<R>(
     Some(f(ctx))
 }
 
+/// Queues `f` to run on the server thread as queued work (so the functions it calls can use
+/// the sessions directly).
+pub(crate) fn queue_on_server(
+    inner: &Arc<Inner>,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<(), httpd::Error> {
+    let server = inner.server().ok_or(httpd::Error::Stopped)?;
+    let hd = inner.handle() as usize;
+    server.queue_work(move |ctx| {
+        let ctx = ctx as *mut ServerContext<'_> as *mut c_void;
+        running(Running::Work { hd, ctx }, f);
+    })
+}
+
 /// Queues a C work function on the server thread.
 pub(crate) fn queue_work(
     inner: &Arc<Inner>,
     work: unsafe extern "C" fn(*mut c_void),
     arg: CPtr,
 ) -> esp_err_t {
-    let Some(server) = inner.server() else {
-        return ESP_ERR_INVALID_ARG;
-    };
-    let hd = inner.handle() as usize;
-    let queued = server.queue_work(move |ctx| {
-        let ctx = ctx as *mut ServerContext<'_> as *mut c_void;
-        running(Running::Work { hd, ctx }, || {
-            // SAFETY: the program's work function of this type, called with the argument it
-            // queued, as ESP-IDF calls it.
-            unsafe { work(arg.get()) }
-        });
-    });
-    match queued {
+    // SAFETY: the program's work function of this type, called with the argument it queued,
+    // as ESP-IDF calls it.
+    match queue_on_server(inner, move || unsafe { work(arg.get()) }) {
         Ok(()) => ESP_OK,
         Err(e) => {
             log::warn!("httpd_queue_work: {e}");

@@ -17,7 +17,7 @@ use crate::abi::*;
 use crate::exports::send_bytes;
 use crate::guard;
 use crate::request::{call_c, new_creq, state, CHandler, ReqState, Source};
-use crate::server::{c_str, session, with_work_ctx, CPtr, Inner};
+use crate::server::{c_str, queue_on_server, session, with_work_ctx, CPtr, Inner};
 
 /// Largest message an endpoint takes (ESP-IDF has no limit but memory).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
@@ -346,30 +346,22 @@ fn queue_send(
     inner: &Arc<Inner>,
     hd: httpd_handle_t,
     fd: c_int,
-    f: httpd_ws_frame_t,
-    data: Vec<u8>,
+    id: SessionId,
+    frame: Frame,
     done: impl FnOnce(esp_err_t) + Send + 'static,
 ) -> esp_err_t {
-    let Some(id) = inner.id_of(fd) else {
-        return ESP_ERR_INVALID_ARG;
-    };
-    let Some(server) = inner.server() else {
-        return ESP_ERR_INVALID_ARG;
-    };
     let inner2 = Arc::clone(inner);
-    let hd2 = CPtr(hd);
-    let frame = SendFrame(f);
-    let queued = server.queue_work(move |ctx| {
+    let hd = CPtr(hd);
+    let queued = queue_on_server(inner, move || {
         let frame = frame;
-        let ctx = ctx as *mut httpd::ServerContext<'_> as *mut c_void;
-        let err = crate::server::running(
-            crate::server::Running::Work {
-                hd: hd2.get() as usize,
-                ctx,
-            },
-            || send_async(&inner2, hd2.get(), fd, id, &frame.0, &data),
-        );
-        done(err);
+        done(send_async(
+            &inner2,
+            hd.get(),
+            fd,
+            id,
+            &frame.desc,
+            &frame.data,
+        ));
     });
     match queued {
         Ok(()) => ESP_OK,
@@ -377,13 +369,39 @@ fn queue_send(
     }
 }
 
-/// A frame description carried to the server thread (its payload pointer is not used there:
-/// the bytes travel separately).
-struct SendFrame(httpd_ws_frame_t);
+/// A frame to send later: its description and a copy of its payload (the description's
+/// payload pointer is not used after the copy).
+struct Frame {
+    desc: httpd_ws_frame_t,
+    data: Vec<u8>,
+}
 
-// SAFETY: the frame's payload pointer is never dereferenced after the copy of its bytes is
-// taken on the caller's thread; the other fields are plain values.
-unsafe impl Send for SendFrame {}
+// SAFETY: the description's payload pointer is never dereferenced after the copy in `data` was
+// taken on the caller's thread; every other field is a plain value.
+unsafe impl Send for Frame {}
+
+/// The arguments of the `httpd_ws_send_data*` functions: the server, the session and the frame
+/// with its payload copied.
+///
+/// # Safety
+/// `frame` is NULL or an `httpd_ws_frame_t` whose payload is valid for `len` bytes.
+unsafe fn frame_args(
+    handle: httpd_handle_t,
+    socket: c_int,
+    frame: *mut httpd_ws_frame_t,
+) -> Result<(Arc<Inner>, SessionId, Frame), esp_err_t> {
+    let Some((inner, id)) = session(handle, socket) else {
+        return Err(ESP_ERR_INVALID_ARG);
+    };
+    if frame.is_null() {
+        return Err(ESP_ERR_INVALID_ARG);
+    }
+    // SAFETY: checked non-null; the caller's frame.
+    let desc = unsafe { *frame };
+    // SAFETY: the function's contract is `payload`'s.
+    let data = unsafe { payload(&desc) }.to_vec();
+    Ok((inner, id, Frame { desc, data }))
+}
 
 /// Sends a frame to connection `socket` and waits for the result (from the server thread
 /// itself it sends without waiting).
@@ -397,21 +415,16 @@ pub unsafe extern "C" fn httpd_ws_send_data(
     frame: *mut httpd_ws_frame_t,
 ) -> esp_err_t {
     guard(ESP_FAIL, || {
-        let Some((inner, id)) = session(handle, socket) else {
-            return ESP_ERR_INVALID_ARG;
+        // SAFETY: the function's contract is `frame_args`'.
+        let (inner, id, f) = match unsafe { frame_args(handle, socket, frame) } {
+            Ok(args) => args,
+            Err(e) => return e,
         };
-        if frame.is_null() {
-            return ESP_ERR_INVALID_ARG;
-        }
-        // SAFETY: checked non-null; the caller's frame.
-        let f = unsafe { *frame };
-        // SAFETY: the function's contract is `payload`'s.
-        let data = unsafe { payload(&f) }.to_vec();
         if inner.on_server_thread() || with_work_ctx(handle, |_| ()).is_some() {
-            return send_async(&inner, handle, socket, id, &f, &data);
+            return send_async(&inner, handle, socket, id, &f.desc, &f.data);
         }
         let (tx, rx) = mpsc::channel();
-        let err = queue_send(&inner, handle, socket, f, data, move |e| {
+        let err = queue_send(&inner, handle, socket, id, f, move |e| {
             let _ = tx.send(e);
         });
         if err != ESP_OK {
@@ -436,18 +449,13 @@ pub unsafe extern "C" fn httpd_ws_send_data_async(
     arg: *mut c_void,
 ) -> esp_err_t {
     guard(ESP_FAIL, || {
-        let Some((inner, _)) = session(handle, socket) else {
-            return ESP_ERR_INVALID_ARG;
+        // SAFETY: the function's contract is `frame_args`'.
+        let (inner, id, f) = match unsafe { frame_args(handle, socket, frame) } {
+            Ok(args) => args,
+            Err(e) => return e,
         };
-        if frame.is_null() {
-            return ESP_ERR_INVALID_ARG;
-        }
-        // SAFETY: checked non-null; the caller's frame.
-        let f = unsafe { *frame };
-        // SAFETY: the function's contract is `payload`'s.
-        let data = unsafe { payload(&f) }.to_vec();
         let arg = CPtr(arg);
-        queue_send(&inner, handle, socket, f, data, move |e| {
+        queue_send(&inner, handle, socket, id, f, move |e| {
             if let Some(cb) = callback {
                 // SAFETY: the program's completion callback with its own argument.
                 unsafe { cb(e, socket, arg.get()) };

@@ -388,7 +388,10 @@ fn a_client_leaving_mid_response_does_not_kill_the_program() {
     }
     p.wait_for_log("big: the client left");
     let mut c = Client::connect(p.addr(0));
-    assert!(c.get("/fd").text().starts_with("fd="), "the program still serves");
+    assert!(
+        c.get("/fd").text().starts_with("fd="),
+        "the program still serves"
+    );
 }
 
 #[test]

@@ -13,24 +13,9 @@ use util::Client;
 
 /// httpd's `adder` example client, built with this test's profile.
 fn adder_client() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "httpd", "--example", "adder"]);
-    if let Some(target_dir) = profile_dir.parent() {
-        build.arg("--target-dir").arg(target_dir);
-    }
-    if let Some(profile) = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|p| *p != "debug")
-    {
-        build.args(["--profile", profile]);
-    }
-    let status = build.stdin(Stdio::null()).status().expect("cargo build");
-    assert!(status.success(), "building the adder example failed");
-    profile_dir.join("examples").join("adder")
+    util::cargo_build(&["-p", "httpd", "--example", "adder"])
+        .join("examples")
+        .join("adder")
 }
 
 #[test]
@@ -58,19 +43,7 @@ fn persistent_sockets_sums_55_for_the_adder_client() {
         .filter_map(|l| l.split_once("example: ").map(|(_, m)| m))
         .filter(|m| m.starts_with("/adder"))
         .collect();
-    let mut expected = vec![
-        "/adder visitor count = 1".to_owned(),
-        "/adder PUT handler read 0".to_owned(),
-        "/adder PUT allocating new session".to_owned(),
-    ];
-    for i in 1..=10 {
-        expected.push(format!("/adder visitor count = {}", i + 1));
-        expected.push(format!("/adder handler read {i}"));
-    }
-    expected.push("/adder visitor count = 12".to_owned());
-    expected.push("/adder GET handler send 55".to_owned());
-    expected.push("/adder Free Context function called".to_owned());
-    assert_eq!(adder, expected);
+    assert_eq!(adder, util::adder_log(10));
 }
 
 #[test]

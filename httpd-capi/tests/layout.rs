@@ -3,6 +3,8 @@
 //! constants a program depends on; this test compares them with `abi`'s `size_of`/`offset_of!`
 //! and values, and checks `HTTPD_DEFAULT_CONFIG()` against ESP-IDF's values.
 mod common;
+#[path = "../../httpd/tests/util/mod.rs"]
+mod util;
 
 use std::collections::HashMap;
 use std::mem::{offset_of, size_of};

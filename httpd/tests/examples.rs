@@ -25,39 +25,8 @@ const WAIT: Duration = Duration::from_secs(30);
 /// making sure they are built: `cargo test` builds examples, but `cargo test --test examples`
 /// does not, and an example edited since the last build would be stale.
 fn examples_dir() -> &'static Path {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        // target/<profile>/deps/examples-<hash>
-        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .ok_or("test binary outside target/<profile>/deps")?;
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "httpd", "--examples"]);
-        if let Some(target_dir) = profile_dir.parent() {
-            build.arg("--target-dir").arg(target_dir);
-        }
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-        }
-        let status = build
-            .stdin(Stdio::null())
-            .status()
-            .map_err(|e| format!("running cargo build --examples: {e}"))?;
-        if !status.success() {
-            return Err(format!("cargo build --examples failed: {status}"));
-        }
-        Ok(profile_dir.join("examples"))
-    });
-    match dir {
-        Ok(dir) => dir,
-        Err(e) => panic!("{e}"),
-    }
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| util::cargo_build(&["-p", "httpd", "--examples"]).join("examples"))
 }
 
 fn example(name: &str) -> Command {
@@ -260,18 +229,7 @@ fn persistent_sockets_with_the_adder_client() {
     server.wait_for_log("/adder Free Context function called");
 
     // The same log lines, in the same order, as ESP-IDF's example output.
-    let mut expected = vec![
-        "/adder visitor count = 1".to_owned(),
-        "/adder PUT handler read 0".to_owned(),
-        "/adder PUT allocating new session".to_owned(),
-    ];
-    for i in 1..=10 {
-        expected.push(format!("/adder visitor count = {}", i + 1));
-        expected.push(format!("/adder handler read {i}"));
-    }
-    expected.push("/adder visitor count = 12".to_owned());
-    expected.push("/adder GET handler send 55".to_owned());
-    expected.push("/adder Free Context function called".to_owned());
+    let expected = util::adder_log(10);
     let logged: Vec<&str> = server
         .own_messages()
         .into_iter()

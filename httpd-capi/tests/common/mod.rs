@@ -19,42 +19,13 @@ pub fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>` of this test binary.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary in target/<profile>/deps")
-        .to_path_buf()
-}
-
 /// Builds `libesp_http_server.a` with this test's profile (a no-op when it is up to date) and
 /// returns its path. `cargo test` alone does not promise the static library is fresh.
 pub fn static_lib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
-        let profile_dir = profile_dir();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "httpd-capi", "--lib"]);
-        if let Some(target_dir) = profile_dir.parent() {
-            build.arg("--target-dir").arg(target_dir);
-        }
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-        }
-        let status = build
-            .stdin(Stdio::null())
-            .status()
-            .expect("running cargo build");
-        assert!(
-            status.success(),
-            "cargo build -p httpd-capi failed: {status}"
-        );
-        let lib = profile_dir.join("libesp_http_server.a");
+        let lib =
+            crate::util::cargo_build(&["-p", "httpd-capi", "--lib"]).join("libesp_http_server.a");
         assert!(lib.exists(), "{} missing", lib.display());
         lib
     })

@@ -54,8 +54,9 @@ pub(crate) trait Transport: Send {
 /// path is a match, not an indirect call. TLS joins as a variant (issue 11).
 pub(crate) enum Stream {
     Tcp(Tcp),
-    /// TCP whose reads and writes a [`SocketIo`] may take over (the C API's overrides).
-    Hooked(Hooked),
+    /// TCP whose reads and writes a [`SocketIo`] may take over (the C API's overrides). Boxed:
+    /// every session's `Stream` stays as small as plain TCP's.
+    Hooked(Box<Hooked>),
     #[cfg(any(test, feature = "fuzzing"))]
     Pipe(super::pipe::Pipe),
 }
@@ -66,6 +67,22 @@ macro_rules! dispatch {
         match $stream {
             Stream::Tcp($t) => $call,
             Stream::Hooked($t) => $call,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe($t) => $call,
+        }
+    };
+}
+
+/// Calls `$method` on the socket-level transport: a hooked TCP stream registers, shuts down
+/// and leaves the poller as plain TCP does.
+macro_rules! dispatch_socket {
+    ($stream:expr, $t:ident => $call:expr) => {
+        match $stream {
+            Stream::Tcp($t) => $call,
+            Stream::Hooked(h) => {
+                let $t = &mut h.tcp;
+                $call
+            }
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
         }
@@ -92,7 +109,7 @@ impl Transport for Stream {
     }
 
     fn shutdown_write(&mut self) {
-        dispatch!(self, t => t.shutdown_write())
+        dispatch_socket!(self, t => t.shutdown_write())
     }
 
     fn register(
@@ -101,7 +118,7 @@ impl Transport for Stream {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        dispatch!(self, t => t.register(registry, token, interest))
+        dispatch_socket!(self, t => t.register(registry, token, interest))
     }
 
     fn reregister(
@@ -110,11 +127,11 @@ impl Transport for Stream {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        dispatch!(self, t => t.reregister(registry, token, interest))
+        dispatch_socket!(self, t => t.reregister(registry, token, interest))
     }
 
     fn deregister(&mut self, registry: &Registry) {
-        dispatch!(self, t => t.deregister(registry))
+        dispatch_socket!(self, t => t.deregister(registry))
     }
 
     fn pending(&mut self) -> usize {
@@ -133,17 +150,38 @@ impl Tcp {
         read: bool,
         f: impl FnOnce(&TcpStream) -> R,
     ) -> io::Result<R> {
-        let sock = SockRef::from(&self.0);
-        if read {
-            sock.set_read_timeout(Some(timeout))?;
-        } else {
-            sock.set_write_timeout(Some(timeout))?;
-        }
-        sock.set_nonblocking(false)?;
+        enter_blocking(&self.0, timeout, read)?;
         let result = f(&self.0);
-        sock.set_nonblocking(true)?;
+        SockRef::from(&self.0).set_nonblocking(true)?;
         Ok(result)
     }
+}
+
+/// Puts the socket in blocking mode with `timeout` for reads (`read`) or writes.
+fn enter_blocking(stream: &TcpStream, timeout: Duration, read: bool) -> io::Result<()> {
+    let sock = SockRef::from(stream);
+    if read {
+        sock.set_read_timeout(Some(timeout))?;
+    } else {
+        sock.set_write_timeout(Some(timeout))?;
+    }
+    sock.set_nonblocking(false)
+}
+
+/// Writes all of `buf` with `write`; returns how much was written before an error.
+fn write_all_with(
+    buf: &[u8],
+    mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> (usize, io::Result<()>) {
+    let mut done = 0;
+    while done < buf.len() {
+        match retry(|| write(&buf[done..])) {
+            Ok(0) => return (done, Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    (done, Ok(()))
 }
 
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
@@ -175,18 +213,10 @@ impl Transport for Tcp {
     }
 
     fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
-        let mut done = 0;
-        let result = self.blocking(timeout, false, |mut s| {
-            while done < buf.len() {
-                match retry(|| s.write(&buf[done..])) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => done += n,
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        });
-        (done, result.and_then(|r| r))
+        match self.blocking(timeout, false, |mut s| write_all_with(buf, |b| s.write(b))) {
+            Ok(result) => result,
+            Err(e) => (0, Err(e)),
+        }
     }
 
     fn shutdown_write(&mut self) {
@@ -242,7 +272,7 @@ impl Stream {
     /// Lays `io` over a TCP transport; other transports are left as they are.
     pub(crate) fn hooked(self, io: Box<dyn SocketIo>) -> Stream {
         match self {
-            Stream::Tcp(tcp) => Stream::Hooked(Hooked { tcp, io }),
+            Stream::Tcp(tcp) => Stream::Hooked(Box::new(Hooked { tcp, io })),
             other => other,
         }
     }
@@ -270,84 +300,36 @@ impl Hooked {
             None => self.tcp.write(buf),
         }
     }
-}
 
-impl Transport for Hooked {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         retry(|| self.recv_once(buf))
     }
 
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         retry(|| self.send_once(buf))
     }
 
-    fn read_wait(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+    pub(crate) fn read_wait(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
         match self.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             other => return other,
         }
-        let sock = SockRef::from(&self.tcp.0);
-        sock.set_read_timeout(Some(timeout))?;
-        sock.set_nonblocking(false)?;
+        enter_blocking(&self.tcp.0, timeout, true)?;
         let result = retry(|| self.recv_once(buf));
         SockRef::from(&self.tcp.0).set_nonblocking(true)?;
         result
     }
 
-    fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
-        let sock = SockRef::from(&self.tcp.0);
-        if let Err(e) = sock
-            .set_write_timeout(Some(timeout))
-            .and_then(|()| sock.set_nonblocking(false))
-        {
+    pub(crate) fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
+        if let Err(e) = enter_blocking(&self.tcp.0, timeout, false) {
             return (0, Err(e));
         }
-        let mut done = 0;
-        let mut result = Ok(());
-        while done < buf.len() {
-            match retry(|| self.send_once(&buf[done..])) {
-                Ok(0) => {
-                    result = Err(io::ErrorKind::WriteZero.into());
-                    break;
-                }
-                Ok(n) => done += n,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
+        let (done, result) = write_all_with(buf, |b| self.send_once(b));
         let restored = SockRef::from(&self.tcp.0).set_nonblocking(true);
         (done, result.and(restored))
     }
 
-    fn shutdown_write(&mut self) {
-        self.tcp.shutdown_write();
-    }
-
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        self.tcp.register(registry, token, interest)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        self.tcp.reregister(registry, token, interest)
-    }
-
-    fn deregister(&mut self, registry: &Registry) {
-        self.tcp.deregister(registry);
-    }
-
-    fn pending(&mut self) -> usize {
+    pub(crate) fn pending(&mut self) -> usize {
         let fd = self.tcp.0.as_raw_fd();
         self.io.pending(fd)
     }
