@@ -25,9 +25,7 @@ static void log_header(httpd_req_t *req, const char *name)
     size_t buf_len = httpd_req_get_hdr_value_len(req, name) + 1;
     if (buf_len > 1) {
         char *buf = malloc(buf_len);
-        if (buf == NULL) {
-            return;
-        }
+        ESP_RETURN_VOID_ON_FALSE(buf, TAG, "buffer alloc failed");
         if (httpd_req_get_hdr_value_str(req, name, buf, buf_len) == ESP_OK) {
             ESP_LOGI(TAG, "Found header => %s: %s", name, buf);
         }

@@ -41,4 +41,21 @@
         }                                                                                   \
     } while (0)
 
+/** Logs and returns (from a void function) when `x` is not ESP_OK. */
+#define ESP_RETURN_VOID_ON_ERROR(x, log_tag, format, ...) do {                              \
+        esp_err_t err_rc_ = (x);                                                            \
+        if (err_rc_ != ESP_OK) {                                                            \
+            ESP_LOGE(log_tag, "%s(%d): " format, __FUNCTION__, __LINE__, ##__VA_ARGS__);     \
+            return;                                                                         \
+        }                                                                                   \
+    } while (0)
+
+/** Logs and returns (from a void function) when condition `a` is false. */
+#define ESP_RETURN_VOID_ON_FALSE(a, log_tag, format, ...) do {                              \
+        if (!(a)) {                                                                         \
+            ESP_LOGE(log_tag, "%s(%d): " format, __FUNCTION__, __LINE__, ##__VA_ARGS__);     \
+            return;                                                                         \
+        }                                                                                   \
+    } while (0)
+
 #endif

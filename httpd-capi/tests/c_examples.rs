@@ -90,3 +90,34 @@ fn simple_example_behaves_as_on_the_chip() {
     let (status, _) = server.interrupt();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_shared_library_serves_too() {
+    let lib_dir = common::static_lib().parent().unwrap().to_path_buf();
+    let exe = common::scratch().join("simple_shared");
+    let out = Command::new("gcc")
+        .args(["-std=gnu11", "-Wall", "-Werror"])
+        .arg(common::crate_dir().join("examples/simple.c"))
+        .arg(format!(
+            "-I{}",
+            common::crate_dir().join("include").display()
+        ))
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-lesp_http_server", "-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = Command::new(&exe);
+    cmd.arg("0");
+    let server = Prog::spawn_example(cmd);
+    let mut c = Client::connect(server.addr(0));
+    assert_eq!(c.get("/hello").text(), "Hello World!");
+    let (status, _) = server.interrupt();
+    assert!(status.success(), "{status}");
+}
