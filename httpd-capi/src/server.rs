@@ -315,11 +315,20 @@ pub(crate) fn stop(hd: httpd_handle_t) -> esp_err_t {
         server.stop();
     }
     inner.state.store(HTTP_SERVER_EVENT_STOP, Ordering::Release);
-    let user = std::mem::replace(&mut *lock(&inner.global_user_ctx), (CPtr::NULL, None));
-    free_ctx(user.0, user.1);
-    let transport = std::mem::replace(&mut *lock(&inner.global_transport_ctx), (CPtr::NULL, None));
-    free_ctx(transport.0, transport.1);
+    // The global contexts are freed when the last reference to the server goes: here, once
+    // the thread has exited; after the handler returns when a handler stops its own server;
+    // after the last asynchronous request completes when one is still out.
+    drop(inner);
     ESP_OK
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for ctx in [&self.global_user_ctx, &self.global_transport_ctx] {
+            let (ptr, free) = std::mem::replace(&mut *lock(ctx), (CPtr::NULL, None));
+            free_ctx(ptr, free);
+        }
+    }
 }
 
 /// The socket hooks: `open_fn`, `close_fn` and the table of descriptors.

@@ -406,5 +406,27 @@ fn servers_stop_cleanly_and_free_global_contexts() {
         "{}",
         logs.join("\n")
     );
+    assert!(logs.iter().any(|l| l == "stop[0]=ESP_OK"));
     assert!(logs.iter().any(|l| l == "stopped"));
+}
+
+#[test]
+fn a_handler_can_stop_its_own_server() {
+    let mut p = start();
+    let mut c = Client::connect(p.addr(0));
+    assert_eq!(get(&mut c, "/stop_self").text(), "stopping");
+    p.wait_for_log("stop_self=ESP_OK");
+    p.wait_for_log("global ctx freed: global-ctx");
+    assert!(c.is_closed());
+    // The other servers still run.
+    let mut w = Client::connect(p.addr(1));
+    assert_eq!(get(&mut w, "/files/a").text(), "files:/files/a");
+    let (status, logs) = p.finish();
+    assert!(status.success(), "{status}\n{}", logs.join("\n"));
+    assert!(
+        logs.iter().any(|l| l == "stop[0]=ESP_ERR_INVALID_ARG"),
+        "{}",
+        logs.join("\n")
+    );
+    assert!(logs.iter().any(|l| l == "stop[1]=ESP_OK"));
 }

@@ -604,6 +604,14 @@ static esp_err_t wildtable_handler(httpd_req_t *req)
     return send_text(req, &t);
 }
 
+static esp_err_t stop_self_handler(httpd_req_t *req)
+{
+    httpd_resp_sendstr(req, "stopping");
+    esp_err_t r = httpd_stop(req->handle); /* from its own handler: must not deadlock */
+    ESP_LOGI(TAG, "stop_self=%s", NAME(r));
+    return ESP_OK;
+}
+
 /* ---- the wildcard server ----------------------------------------------------------------- */
 
 static esp_err_t echo_uri_handler(httpd_req_t *req)
@@ -704,13 +712,14 @@ static const httpd_uri_t main_uris[] = {
     GET("/reg", reg_handler),
     GET("/invalid", invalid_handler),
     GET("/wildtable", wildtable_handler),
+    GET("/stop_self", stop_self_handler),
 };
 
 static int start_servers(httpd_handle_t *out)
 {
     httpd_config_t config = HTTPD_DEFAULT_CONFIG();
     config.server_port = 0;
-    config.max_uri_handlers = 41;
+    config.max_uri_handlers = 42;
     config.max_resp_headers = 2;
     config.recv_wait_timeout = 1;
     config.max_open_sockets = 12;
