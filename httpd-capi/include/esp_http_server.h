@@ -37,10 +37,6 @@
 extern "C" {
 #endif
 
-#if CONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT || CONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT
-#error "WebSocket pre/post handshake callbacks are not supported by the host library"
-#endif
-
 /** The control port ESP-IDF's server uses by default (a hint on a host). */
 #define ESP_HTTPD_DEF_CTRL_PORT (32768)
 
@@ -198,10 +194,29 @@ typedef struct httpd_uri {
     bool is_websocket;
     bool handle_ws_control_frames;
     const char *supported_subprotocol;
+#if CONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT
+    /* Called with the upgrade request before the handshake; anything but ESP_OK closes. */
+    esp_err_t (*ws_pre_handshake_cb)(httpd_req_t *req);
+#endif
+#if CONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT
+    /* Called right after the handshake; anything but ESP_OK closes the connection. */
+    esp_err_t (*ws_post_handshake_cb)(httpd_req_t *req);
+#endif
 #endif
 } httpd_uri_t;
 
 esp_err_t httpd_register_uri_handler(httpd_handle_t handle, const httpd_uri_t *uri_handler);
+
+#if CONFIG_HTTPD_WS_SUPPORT && (CONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT || CONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT)
+/* With the handshake callbacks configured, httpd_uri_t is longer: registration goes through a
+ * function told which callbacks the struct holds (1: pre, 2: post, 3: both). */
+esp_err_t httpd_register_uri_handler_with_cbs(httpd_handle_t handle, const httpd_uri_t *uri_handler,
+                                              unsigned callbacks);
+#define httpd_register_uri_handler(handle, uri_handler)                                  \
+    httpd_register_uri_handler_with_cbs((handle), (uri_handler),                        \
+        (CONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT ? 1u : 0u) |                          \
+        (CONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT ? 2u : 0u))
+#endif
 esp_err_t httpd_unregister_uri_handler(httpd_handle_t handle, const char *uri, httpd_method_t method);
 esp_err_t httpd_unregister_uri(httpd_handle_t handle, const char *uri);
 

@@ -221,6 +221,29 @@ pub struct httpd_uri_t {
     pub supported_subprotocol: *const c_char,
 }
 
+/// `httpd_uri_t` with one handshake callback (`CONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT` or
+/// `..._POST_...` alone).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct httpd_uri_one_cb_t {
+    /// The fields without callbacks.
+    pub base: httpd_uri_t,
+    /// `ws_pre_handshake_cb` or `ws_post_handshake_cb`.
+    pub cb: httpd_handler_fn_t,
+}
+
+/// `httpd_uri_t` with both handshake callbacks.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct httpd_uri_two_cbs_t {
+    /// The fields without callbacks.
+    pub base: httpd_uri_t,
+    /// `ws_pre_handshake_cb`.
+    pub ws_pre_handshake_cb: httpd_handler_fn_t,
+    /// `ws_post_handshake_cb`.
+    pub ws_post_handshake_cb: httpd_handler_fn_t,
+}
+
 /// `httpd_ws_frame_t`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

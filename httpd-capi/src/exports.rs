@@ -1,7 +1,7 @@
 //! The server-level functions: start and stop, handler registration, error handlers,
 //! sessions and their contexts, the work queue, raw socket I/O and transport overrides.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::Arc;
 
 use httpd::{Error, Handler, Server};
@@ -70,44 +70,108 @@ pub unsafe extern "C" fn httpd_register_uri_handler(
     uri_handler: *const httpd_uri_t,
 ) -> esp_err_t {
     guard(ESP_FAIL, || {
-        let Some(inner) = server_of(handle) else {
-            return ESP_ERR_INVALID_ARG;
-        };
         if uri_handler.is_null() {
             return ESP_ERR_INVALID_ARG;
         }
         // SAFETY: checked non-null; an httpd_uri_t by the contract. It is copied.
         let u = unsafe { *uri_handler };
-        let (Some(uri), Some(f)) = (c_str(u.uri), u.handler) else {
-            return ESP_ERR_INVALID_ARG;
-        };
-        let Some(method) = method_from_c(u.method) else {
-            log::error!(
-                "httpd_register_uri_handler: method {} is not supported on the host",
-                u.method
-            );
-            return ESP_ERR_NOT_SUPPORTED;
-        };
-        let Some(server) = inner.server() else {
-            return ESP_ERR_INVALID_ARG;
-        };
-        let h = CHandler {
-            f,
-            user_ctx: CPtr(u.user_ctx),
-        };
-        let result = if u.is_websocket {
-            crate::ws::register(&inner, server, uri, h, &u)
-        } else {
-            let inner2 = Arc::clone(&inner);
-            server.register(Handler::new(uri, method, move |req| {
-                run_handler(&inner2, h, req)
-            }))
-        };
-        match result {
-            Ok(()) => ESP_OK,
-            Err(e) => reg_err(e),
-        }
+        register(handle, u, HandshakeCbs::default())
     })
+}
+
+/// A WebSocket endpoint's handshake callbacks.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct HandshakeCbs {
+    pub(crate) pre: httpd_handler_fn_t,
+    pub(crate) post: httpd_handler_fn_t,
+}
+
+/// Registers a URI handler, with `httpd_uri_t` laid out with the handshake callbacks that
+/// `callbacks` names (1: `ws_pre_handshake_cb`, 2: `ws_post_handshake_cb`, 3: both, in that
+/// order after `supported_subprotocol`). The header calls it in place of
+/// [`httpd_register_uri_handler`] when `CONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT` or
+/// `CONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT` is set.
+///
+/// # Safety
+/// `uri_handler` points at an `httpd_uri_t` with those callbacks, whose strings are
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn httpd_register_uri_handler_with_cbs(
+    handle: httpd_handle_t,
+    uri_handler: *const httpd_uri_t,
+    callbacks: c_uint,
+) -> esp_err_t {
+    guard(ESP_FAIL, || {
+        if uri_handler.is_null() {
+            return ESP_ERR_INVALID_ARG;
+        }
+        let (u, cbs) = match callbacks {
+            1 | 2 => {
+                // SAFETY: checked non-null; with one callback the struct is an
+                // httpd_uri_one_cb_t (the header's layout for that configuration).
+                let u = unsafe { *uri_handler.cast::<httpd_uri_one_cb_t>() };
+                let cbs = if callbacks == 1 {
+                    HandshakeCbs {
+                        pre: u.cb,
+                        post: None,
+                    }
+                } else {
+                    HandshakeCbs {
+                        pre: None,
+                        post: u.cb,
+                    }
+                };
+                (u.base, cbs)
+            }
+            3 => {
+                // SAFETY: checked non-null; with both callbacks the struct is an
+                // httpd_uri_two_cbs_t.
+                let u = unsafe { *uri_handler.cast::<httpd_uri_two_cbs_t>() };
+                let cbs = HandshakeCbs {
+                    pre: u.ws_pre_handshake_cb,
+                    post: u.ws_post_handshake_cb,
+                };
+                (u.base, cbs)
+            }
+            _ => return ESP_ERR_INVALID_ARG,
+        };
+        register(handle, u, cbs)
+    })
+}
+
+fn register(handle: httpd_handle_t, u: httpd_uri_t, cbs: HandshakeCbs) -> esp_err_t {
+    let Some(inner) = server_of(handle) else {
+        return ESP_ERR_INVALID_ARG;
+    };
+    let (Some(uri), Some(f)) = (c_str(u.uri), u.handler) else {
+        return ESP_ERR_INVALID_ARG;
+    };
+    let Some(method) = method_from_c(u.method) else {
+        log::error!(
+            "httpd_register_uri_handler: method {} is not supported on the host",
+            u.method
+        );
+        return ESP_ERR_NOT_SUPPORTED;
+    };
+    let Some(server) = inner.server() else {
+        return ESP_ERR_INVALID_ARG;
+    };
+    let h = CHandler {
+        f,
+        user_ctx: CPtr(u.user_ctx),
+    };
+    let result = if u.is_websocket {
+        crate::ws::register(&inner, server, uri, h, &u, cbs)
+    } else {
+        let inner2 = Arc::clone(&inner);
+        server.register(Handler::new(uri, method, move |req| {
+            run_handler(&inner2, h, req)
+        }))
+    };
+    match result {
+        Ok(()) => ESP_OK,
+        Err(e) => reg_err(e),
+    }
 }
 
 /// Unregisters the handler for `uri` and `method`.

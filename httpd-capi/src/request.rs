@@ -193,40 +193,53 @@ pub(crate) struct CHandler {
     pub(crate) user_ctx: CPtr,
 }
 
+/// Calls `f` with an `httpd_req_t` for `req` (user context `user_ctx`); returns what it
+/// returned and whether it detached the request.
+pub(crate) fn call_on_request(
+    inner: &Arc<Inner>,
+    user_ctx: CPtr,
+    req: &mut Request<'_>,
+    f: impl FnOnce(*mut httpd_req_t) -> esp_err_t,
+) -> (esp_err_t, bool) {
+    let id = req.session_id();
+    let fd = inner.fd_of(id);
+    let remaining = req.content_length().unwrap_or(u64::MAX);
+    let mut creq = new_creq(
+        inner,
+        method_to_c(req.method()),
+        req.uri(),
+        req.content_length().unwrap_or(0) as usize,
+        user_ctx,
+        inner.load_ctx(fd),
+    );
+    let mut st = ReqState::new(Arc::clone(inner), fd, id, remaining, Source::Sync(req));
+    let ret = call_c(&mut creq, &mut st, f);
+    (ret, st.detached)
+}
+
 /// Runs a C URI handler for an HTTP request.
 pub(crate) fn run_handler(
     inner: &Arc<Inner>,
     h: CHandler,
     req: &mut Request<'_>,
 ) -> Result<(), Error> {
-    let id = req.session_id();
-    let fd = inner.fd_of(id);
-    let remaining = req.content_length().unwrap_or(u64::MAX);
-    let content_len = req.content_length().unwrap_or(0) as usize;
-    let mut creq = new_creq(
-        inner,
-        method_to_c(req.method()),
-        req.uri(),
-        content_len,
-        h.user_ctx,
-        inner.load_ctx(fd),
-    );
-    let mut st = ReqState::new(Arc::clone(inner), fd, id, remaining, Source::Sync(req));
     // SAFETY: the program's handler of this type, called as ESP-IDF calls it, with a request
     // that stays valid for the call.
-    let ret = call_c(&mut creq, &mut st, |r| unsafe { (h.f)(r) });
-    finish(st, ret)
+    let (ret, detached) = call_on_request(inner, h.user_ctx, req, |r| unsafe { (h.f)(r) });
+    finish(req, ret, detached)
 }
 
 /// After a handler: ESP-IDF sends nothing for a handler that returned `ESP_OK` without
 /// responding (and neither does this library); anything else fails, closing the connection.
-fn finish(st: ReqState<'_, '_>, ret: esp_err_t) -> Result<(), Error> {
-    let detached = st.detached;
-    if let Source::Sync(req) = st.source {
-        if ret == ESP_OK && !detached && !req.response_started() {
-            let _ = req.send_raw(b"");
-        }
+fn finish(req: &mut Request<'_>, ret: esp_err_t, detached: bool) -> Result<(), Error> {
+    if ret == ESP_OK && !detached && !req.response_started() {
+        let _ = req.send_raw(b"");
     }
+    esp_result(ret)
+}
+
+/// `Ok` for `ESP_OK`; otherwise a handler failure naming the code.
+pub(crate) fn esp_result(ret: esp_err_t) -> Result<(), Error> {
     if ret == ESP_OK {
         Ok(())
     } else {
@@ -241,24 +254,12 @@ pub(crate) fn run_err_handler(
     req: &mut Request<'_>,
     code: httpd::ErrorCode,
 ) -> Result<(), Error> {
-    let id = req.session_id();
-    let fd = inner.fd_of(id);
-    let mut creq = new_creq(
-        inner,
-        method_to_c(req.method()),
-        req.uri(),
-        req.content_length().unwrap_or(0) as usize,
-        CPtr::NULL,
-        inner.load_ctx(fd),
-    );
     let index = err_code_index(code);
-    let remaining = req.content_length().unwrap_or(u64::MAX);
-    let mut st = ReqState::new(Arc::clone(inner), fd, id, remaining, Source::Sync(req));
     // SAFETY: the program's error handler of this type, called as ESP-IDF calls it.
-    let ret = call_c(&mut creq, &mut st, |r| unsafe { f(r, index) });
+    let (ret, detached) = call_on_request(inner, CPtr::NULL, req, |r| unsafe { f(r, index) });
     // ESP-IDF closes the connection after a 500 whatever the handler says.
     let ret = if index == 0 { ret.min(ESP_FAIL) } else { ret };
-    finish(st, ret)
+    finish(req, ret, detached)
 }
 
 /// The error code for a response function's failure.

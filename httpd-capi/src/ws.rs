@@ -15,8 +15,11 @@ use httpd::{CloseCode, Error, Opcode, Server, SessionId, WsConn, WsFrame, WsHand
 
 use crate::abi::*;
 use crate::exports::send_bytes;
+use crate::exports::HandshakeCbs;
 use crate::guard;
-use crate::request::{call_c, new_creq, state, CHandler, ReqState, Source};
+use crate::request::{
+    call_c, call_on_request, esp_result, new_creq, state, CHandler, ReqState, Source,
+};
 use crate::server::{c_str, queue_on_server, session, with_work_ctx, CPtr, Inner};
 
 /// Largest message an endpoint takes (ESP-IDF has no limit but memory).
@@ -29,6 +32,7 @@ pub(crate) fn register(
     uri: &str,
     h: CHandler,
     u: &httpd_uri_t,
+    cbs: HandshakeCbs,
 ) -> Result<(), Error> {
     let control = u.handle_ws_control_frames;
     let inner2 = Arc::clone(inner);
@@ -39,6 +43,30 @@ pub(crate) fn register(
     .max_message(MAX_MESSAGE);
     if let Some(p) = c_str(u.supported_subprotocol) {
         ws = ws.subprotocol(p);
+    }
+    if let Some(pre) = cbs.pre {
+        let inner2 = Arc::clone(inner);
+        ws = ws.pre_handshake(move |req| {
+            // SAFETY: the program's pre-handshake callback, called as ESP-IDF calls it, with
+            // the upgrade request.
+            let (ret, _) = call_on_request(&inner2, h.user_ctx, req, |r| unsafe { pre(r) });
+            esp_result(ret)
+        });
+    }
+    if let Some(post) = cbs.post {
+        let inner2 = Arc::clone(inner);
+        ws = ws.post_handshake(move |conn| {
+            // SAFETY: the program's post-handshake callback, called as ESP-IDF calls it.
+            let ret = call_on_conn(
+                &inner2,
+                h.user_ctx,
+                method_to_c(httpd::Method::Get),
+                conn,
+                None,
+                |r| unsafe { post(r) },
+            );
+            esp_result(ret)
+        });
     }
     server.register(ws)
 }
@@ -69,24 +97,34 @@ fn run(
             _ => {}
         }
     }
+    // SAFETY: the program's handler, called as ESP-IDF calls it for a WebSocket frame.
+    let ret = call_on_conn(inner, h.user_ctx, 0, conn, Some(frame), |r| unsafe {
+        (h.f)(r)
+    });
+    esp_result(ret)
+}
+
+/// Calls `f` with an `httpd_req_t` for a WebSocket connection (and the frame it got, if any).
+fn call_on_conn(
+    inner: &Arc<Inner>,
+    user_ctx: CPtr,
+    method: c_int,
+    conn: &mut WsConn<'_>,
+    frame: Option<WsFrame<'_>>,
+    f: impl FnOnce(*mut httpd_req_t) -> esp_err_t,
+) -> esp_err_t {
     let id = conn.session_id();
     let fd = inner.fd_of(id);
-    let mut creq = new_creq(inner, 0, "", 0, h.user_ctx, inner.load_ctx(fd));
+    let mut creq = new_creq(inner, method, "", 0, user_ctx, inner.load_ctx(fd));
     let source = Source::Ws {
         conn,
-        opcode: opcode_to_c(frame.opcode()),
-        fin: frame.is_final(),
-        payload: frame.payload(),
+        opcode: frame.map_or(HTTPD_WS_TYPE_CONTINUE, |f| opcode_to_c(f.opcode())),
+        fin: frame.is_none_or(|f| f.is_final()),
+        payload: frame.map_or(&[][..], |f| f.payload()),
         read: 0,
     };
     let mut st = ReqState::new(Arc::clone(inner), fd, id, 0, source);
-    // SAFETY: the program's handler, called as ESP-IDF calls it for a WebSocket frame.
-    let ret = call_c(&mut creq, &mut st, |r| unsafe { (h.f)(r) });
-    if ret == ESP_OK {
-        Ok(())
-    } else {
-        Err(Error::handler(format!("WebSocket handler returned {ret}")))
-    }
+    call_c(&mut creq, &mut st, f)
 }
 
 /// Reads the frame a WebSocket handler was called for.

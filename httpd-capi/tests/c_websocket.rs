@@ -115,3 +115,34 @@ fn server_close_and_control_frames_handled_by_the_handler() {
     let mut c = Client::connect(addr);
     assert_eq!(c.get("/plain").text(), "fd_info=1");
 }
+
+#[test]
+fn handshake_callbacks_when_configured() {
+    let exe = common::compile_with(
+        "tests/c/ws_callbacks.c",
+        &[
+            "-DCONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT=1",
+            "-DCONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT=1",
+        ],
+    );
+    let mut p = Prog::spawn(std::process::Command::new(exe));
+    let addr = p.addr(0);
+    let mut ws = ws_connect(addr, "/ws");
+    // The post-handshake callback speaks first.
+    assert_eq!(ws_text(&mut ws), "welcome");
+    ws.send(Message::text("echo me")).unwrap();
+    assert_eq!(ws_text(&mut ws), "echo me");
+    p.wait_for_log("pre method=1 uri=/ws user=ctx");
+    p.wait_for_log("post method=1");
+    // The pre-handshake callback refuses: no handshake, the connection closes.
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(util::IO_TIMEOUT)).unwrap();
+    let req = format!("ws://{addr}/ws?deny=1")
+        .into_client_request()
+        .unwrap();
+    assert!(
+        tungstenite::client(req, stream).is_err(),
+        "the upgrade was refused"
+    );
+    p.wait_for_log("pre method=1 uri=/ws?deny=1");
+}

@@ -271,3 +271,75 @@ fn every_header_compiles_alone_with_the_readme_flags() {
         );
     }
 }
+
+#[test]
+fn handshake_callback_layouts_match_rust() {
+    let one = (
+        size_of::<httpd_uri_one_cb_t>(),
+        offset_of!(httpd_uri_one_cb_t, cb),
+    );
+    let cases: [(&[&str], &str, usize, usize); 3] = [
+        (
+            &["-DCONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT=1"],
+            "ws_pre_handshake_cb",
+            one.0,
+            one.1,
+        ),
+        (
+            &["-DCONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT=1"],
+            "ws_post_handshake_cb",
+            one.0,
+            one.1,
+        ),
+        (
+            &[
+                "-DCONFIG_HTTPD_WS_PRE_HANDSHAKE_CB_SUPPORT=1",
+                "-DCONFIG_HTTPD_WS_POST_HANDSHAKE_CB_SUPPORT=1",
+            ],
+            "ws_post_handshake_cb",
+            size_of::<httpd_uri_two_cbs_t>(),
+            offset_of!(httpd_uri_two_cbs_t, ws_post_handshake_cb),
+        ),
+    ];
+    let dir = common::scratch();
+    let include = common::crate_dir().join("include");
+    for (i, (flags, field, size, offset)) in cases.iter().enumerate() {
+        let src = dir.join(format!("cb_layout{i}.c"));
+        std::fs::write(
+            &src,
+            format!(
+                "#include <stddef.h>\n#include <stdio.h>\n#include <esp_http_server.h>\n\
+                 int main(void) {{ printf(\"%zu %zu\\n\", sizeof(httpd_uri_t), \
+                 offsetof(httpd_uri_t, {field})); return 0; }}\n"
+            ),
+        )
+        .unwrap();
+        let exe = dir.join(format!("cb_layout{i}"));
+        let out = Command::new("gcc")
+            .args(["-std=gnu11", "-Wall", "-Werror"])
+            .args(*flags)
+            .arg(&src)
+            .arg(format!("-I{}", include.display()))
+            .arg("-o")
+            .arg(&exe)
+            .output()
+            .expect("gcc");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new(&exe).output().expect("running");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            format!("{size} {offset}"),
+            "{flags:?}"
+        );
+    }
+    // The base layout is the prefix of both.
+    assert_eq!(offset_of!(httpd_uri_one_cb_t, cb), size_of::<httpd_uri_t>());
+    assert_eq!(
+        offset_of!(httpd_uri_two_cbs_t, ws_pre_handshake_cb),
+        size_of::<httpd_uri_t>()
+    );
+}

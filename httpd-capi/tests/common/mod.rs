@@ -44,23 +44,30 @@ pub fn scratch() -> &'static Path {
 /// Compiles `src` (relative to the crate) with the README's gcc line into the scratch
 /// directory, once per test process; panics with gcc's output when it fails.
 pub fn compile(src: &str) -> PathBuf {
+    compile_with(src, &[])
+}
+
+/// [`compile`] with extra gcc flags (e.g. `-DCONFIG_...=1`).
+pub fn compile_with(src: &str, flags: &[&str]) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, exe)) = built.iter().find(|(s, _)| s == src) {
+    let key = format!("{src} {flags:?}");
+    if let Some((_, exe)) = built.iter().find(|(s, _)| *s == key) {
         return exe.clone();
     }
-    let exe = compile_now(src);
-    built.push((src.to_owned(), exe.clone()));
+    let exe = compile_now(src, flags, built.len());
+    built.push((key, exe.clone()));
     exe
 }
 
-fn compile_now(src: &str) -> PathBuf {
+fn compile_now(src: &str, flags: &[&str], n: usize) -> PathBuf {
     let src = crate_dir().join(src);
     let name = src.file_stem().unwrap().to_string_lossy().into_owned();
-    let out = scratch().join(&name);
+    let out = scratch().join(format!("{name}-{n}"));
     let include = crate_dir().join("include");
     let output = Command::new("gcc")
         .args(["-std=gnu11", "-Wall", "-Werror", "-g"])
+        .args(flags)
         .arg(&src)
         .arg(format!("-I{}", include.display()))
         .arg(static_lib())
