@@ -430,3 +430,18 @@ fn a_handler_can_stop_its_own_server() {
     );
     assert!(logs.iter().any(|l| l == "stop[1]=ESP_OK"));
 }
+
+#[test]
+fn the_default_config_starts_as_it_is() {
+    let exe = common::compile("tests/c/default_config.c");
+    let out = std::process::Command::new(exe).output().expect("running");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Port 80 may be taken by another program on this machine: then only the bind fails.
+    let default_ok = stdout.contains("default=ESP_OK\nsecond=ESP_OK\nport=80");
+    let port_taken =
+        stdout.contains("default=ESP_ERR_HTTPD_TASK") && stderr.contains("Address already in use");
+    assert!(default_ok || port_taken, "{stdout}\n{stderr}");
+    assert!(stdout.contains("second=ESP_OK"), "{stdout}");
+}
