@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use httpd::{
-    Config, FailurePolicy, Opened, Server, ServerContext, SessionId, SocketHooks, SocketIo,
-    TcpKeepalive, UriMatch, MAX_REQ_HEADERS_LIMIT,
+    Config, ConfigBuilder, FailurePolicy, Opened, Server, ServerContext, SessionId, SocketHooks,
+    SocketIo, TcpKeepalive, UriMatch, MAX_REQ_HEADERS_LIMIT,
 };
 
 use crate::abi::*;
@@ -203,7 +203,8 @@ fn seconds(s: u16) -> Duration {
     }
 }
 
-/// httpd's configuration from ESP-IDF's, every value set explicitly. Host-only hints
+/// httpd's configuration from ESP-IDF's: ESP-IDF's preset, with every value then set explicitly
+/// from the C struct. Host-only hints
 /// (priority, stack size, core, capabilities, control port, interface) are accepted and not
 /// used.
 pub(crate) fn config_from_c(c: &httpd_config_t, hooks: CHooks) -> Result<Config, esp_err_t> {
@@ -233,7 +234,7 @@ pub(crate) fn config_from_c(c: &httpd_config_t, hooks: CHooks) -> Result<Config,
     };
     let recv = seconds(c.recv_wait_timeout);
     let or_default = |v: usize, d: usize| if v == 0 { d } else { v };
-    Config::builder()
+    ConfigBuilder::esp_idf()
         .port(c.server_port)
         .bind_addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
         .thread_name("httpd")

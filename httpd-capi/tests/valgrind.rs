@@ -17,16 +17,11 @@ const ERROR_EXIT: &str = "97";
 
 #[test]
 fn api_server_under_valgrind() {
-    let have = Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
+    if !util::installed("valgrind") {
         assert!(
             std::env::var("HTTPD_REQUIRE_VALGRIND").as_deref() != Ok("1"),
             "HTTPD_REQUIRE_VALGRIND=1 but valgrind is not installed"
         );
-        eprintln!("valgrind not installed: skipping (set HTTPD_REQUIRE_VALGRIND=1 to require it)");
         return;
     }
     let exe = common::compile("tests/c/api_server.c");

@@ -19,7 +19,8 @@
 //!     --recv-timeout 5 --max-uri-len 512 --max-hdr-len 1024 --max-body 1048576
 //! ```
 //!
-//! Stop it with Ctrl-C.
+//! Without a flag, a setting keeps httpd's host default (`Config::builder()`); the line above
+//! gives ESP-IDF's values. Ctrl-C shuts it down gracefully.
 
 mod common;
 
@@ -29,14 +30,14 @@ use std::time::Duration;
 use httpd::{Config, ConfigBuilder, Error, ErrorCode, Handler, Method, Request, Server};
 use log::info;
 
-/// Command-line settings; the defaults are ESP-IDF's.
+/// Command-line settings; `None` keeps the host default.
 struct Args {
     port: u16,
-    max_sessions: usize,
+    max_sessions: Option<usize>,
     lru: bool,
-    recv_timeout: u64,
-    max_uri_len: usize,
-    max_hdr_len: usize,
+    recv_timeout: Option<u64>,
+    max_uri_len: Option<usize>,
+    max_hdr_len: Option<usize>,
     max_body: usize,
 }
 
@@ -46,11 +47,11 @@ const USAGE: &str = "usage: advanced [--port N] [--max-sessions N] [--lru] [--re
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         port: 8080,
-        max_sessions: 7,
+        max_sessions: None,
         lru: false,
-        recv_timeout: 5,
-        max_uri_len: 512,
-        max_hdr_len: 1024,
+        recv_timeout: None,
+        max_uri_len: None,
+        max_hdr_len: None,
         max_body: 1024 * 1024,
     };
     let mut it = std::env::args().skip(1);
@@ -62,14 +63,18 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--port" => args.port = num("--port", value("--port")?)?,
             "--max-sessions" => {
-                args.max_sessions = num("--max-sessions", value("--max-sessions")?)?
+                args.max_sessions = Some(num("--max-sessions", value("--max-sessions")?)?)
             }
             "--lru" => args.lru = true,
             "--recv-timeout" => {
-                args.recv_timeout = num("--recv-timeout", value("--recv-timeout")?)?
+                args.recv_timeout = Some(num("--recv-timeout", value("--recv-timeout")?)?)
             }
-            "--max-uri-len" => args.max_uri_len = num("--max-uri-len", value("--max-uri-len")?)?,
-            "--max-hdr-len" => args.max_hdr_len = num("--max-hdr-len", value("--max-hdr-len")?)?,
+            "--max-uri-len" => {
+                args.max_uri_len = Some(num("--max-uri-len", value("--max-uri-len")?)?)
+            }
+            "--max-hdr-len" => {
+                args.max_hdr_len = Some(num("--max-hdr-len", value("--max-hdr-len")?)?)
+            }
             "--max-body" => args.max_body = num("--max-body", value("--max-body")?)?,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -79,14 +84,20 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn config(args: &Args) -> ConfigBuilder {
-    Config::builder()
-        .port(args.port)
-        .max_open_sockets(args.max_sessions)
-        .lru_purge_enable(args.lru)
-        .recv_wait_timeout(Duration::from_secs(args.recv_timeout))
-        .max_uri_len(args.max_uri_len)
-        .max_req_hdr_len(args.max_hdr_len)
-        .max_uri_handlers(16)
+    let mut b = Config::builder().port(args.port).lru_purge_enable(args.lru);
+    if let Some(n) = args.max_sessions {
+        b = b.max_open_sockets(n);
+    }
+    if let Some(secs) = args.recv_timeout {
+        b = b.recv_wait_timeout(Duration::from_secs(secs));
+    }
+    if let Some(n) = args.max_uri_len {
+        b = b.max_uri_len(n);
+    }
+    if let Some(n) = args.max_hdr_len {
+        b = b.max_req_hdr_len(n);
+    }
+    b
 }
 
 fn test_header(req: &mut Request<'_>) -> Result<(), Error> {

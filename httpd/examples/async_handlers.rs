@@ -11,7 +11,7 @@
 //! cargo run --example async_handlers -- --port 8080 --tick-ms 1000
 //! ```
 //!
-//! Stop it with Ctrl-C.
+//! Ctrl-C shuts it down gracefully (requests in progress finish).
 
 mod common;
 

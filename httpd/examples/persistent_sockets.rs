@@ -10,7 +10,7 @@
 //! cargo run --example adder -- 127.0.0.1 8080 10
 //! ```
 //!
-//! Stop it with Ctrl-C.
+//! Ctrl-C shuts it down gracefully (requests in progress finish).
 
 mod common;
 

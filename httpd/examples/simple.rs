@@ -14,7 +14,7 @@
 //! curl -X PUT -d 0 http://127.0.0.1:8080/ctrl
 //! ```
 //!
-//! Stop it with Ctrl-C.
+//! Ctrl-C shuts it down gracefully (requests in progress finish).
 
 mod common;
 
@@ -130,7 +130,7 @@ fn ctrl(req: &mut Request<'_>) -> Result<(), Error> {
 
 fn start(port: u16) -> Result<Server, Error> {
     info!("Starting server on port: '{port}'");
-    let config = Config::builder().port(port).max_uri_handlers(16).build()?;
+    let config = Config::builder().port(port).build()?;
     let server = Server::start(config)?;
     info!("Registering URI handlers");
     register_hello_and_echo(&server)?;

@@ -11,7 +11,7 @@
 //! cargo run --example ws_echo_server -- --port 8080
 //! ```
 //!
-//! Stop it with Ctrl-C.
+//! Ctrl-C shuts it down gracefully (requests in progress finish).
 
 mod common;
 

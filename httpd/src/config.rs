@@ -1,11 +1,12 @@
-//! Server configuration: every limit and timeout, with ESP-IDF's defaults, and a validating
-//! builder.
+//! Server configuration: every limit and timeout, with defaults sized for a host (and
+//! ESP-IDF's `HTTPD_DEFAULT_CONFIG()` on request), and a validating builder.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::event::{Emitter, Event};
 use crate::hooks::SocketHooks;
 pub use crate::types::MAX_REQ_HEADERS_LIMIT;
 use crate::types::{SessionId, UriMatch};
@@ -55,8 +56,8 @@ pub enum FailurePolicy {
     Close,
 }
 
-/// A validated server configuration. Build one with [`Config::builder`]; `Config::default()`
-/// is ESP-IDF's defaults with a host-sized stack.
+/// A validated server configuration. Build one with [`Config::builder`] (host-sized defaults)
+/// or [`ConfigBuilder::esp_idf`] (ESP-IDF's `HTTPD_DEFAULT_CONFIG()`).
 #[derive(Clone)]
 pub struct Config {
     pub(crate) bind_addr: IpAddr,
@@ -64,6 +65,9 @@ pub struct Config {
     pub(crate) thread_name: String,
     pub(crate) stack_size: usize,
     pub(crate) max_open_sockets: usize,
+    /// Whether `max_open_sockets` was chosen by the user (then a descriptor limit that cannot
+    /// hold it is an error at start) rather than left at the default (then it is clamped).
+    pub(crate) max_open_sockets_set: bool,
     pub(crate) max_uri_handlers: usize,
     pub(crate) max_resp_headers: usize,
     pub(crate) max_req_headers: usize,
@@ -84,6 +88,7 @@ pub struct Config {
     pub(crate) linger: Option<Duration>,
     pub(crate) on_open: Option<Arc<OnOpen>>,
     pub(crate) on_close: Option<Arc<OnClose>>,
+    pub(crate) events: Emitter,
     pub(crate) uri_match: UriMatch,
     pub(crate) failure_policy: FailurePolicy,
     /// Raw-socket hooks (the C API); see [`SocketHooks`].
@@ -91,24 +96,27 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// Host-sized defaults; each is documented on its [`ConfigBuilder`] method and in the
+    /// README's table, next to [`Config::esp_idf`]'s.
     fn default() -> Self {
         Config {
             bind_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port: 80,
             thread_name: "httpd".to_owned(),
             stack_size: 256 * 1024,
-            max_open_sockets: 7,
-            max_uri_handlers: 8,
-            max_resp_headers: 8,
-            max_req_headers: 32,
-            backlog_conn: 5,
+            max_open_sockets: 4096,
+            max_open_sockets_set: false,
+            max_uri_handlers: 64,
+            max_resp_headers: 32,
+            max_req_headers: 64,
+            backlog_conn: 1024,
             lru_purge_enable: false,
             recv_wait_timeout: Duration::from_secs(5),
             send_wait_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(60)),
-            max_req_hdr_len: 1024,
-            max_uri_len: 512,
+            max_req_hdr_len: 16 * 1024,
+            max_uri_len: 8 * 1024,
             body_buffer_len: 16 * 1024,
             max_body_len: None,
             max_pending_response: 8 * 1024 * 1024,
@@ -118,6 +126,7 @@ impl Default for Config {
             linger: None,
             on_open: None,
             on_close: None,
+            events: Emitter::default(),
             uri_match: UriMatch::Exact,
             failure_policy: FailurePolicy::ErrorPage,
             socket_hooks: None,
@@ -153,6 +162,7 @@ impl fmt::Debug for Config {
             .field("linger", &self.linger)
             .field("on_open", &self.on_open.is_some())
             .field("on_close", &self.on_close.is_some())
+            .field("events", &self.events)
             .field("uri_match", &self.uri_match)
             .field("failure_policy", &self.failure_policy)
             .field("socket_hooks", &self.socket_hooks.is_some())
@@ -161,7 +171,30 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// A builder starting from the defaults.
+    /// ESP-IDF's `HTTPD_DEFAULT_CONFIG()`: 7 sockets, 8 URI handlers, 8 response headers, a
+    /// backlog of 5, a 1024-byte header section and a 512-byte URI, port 80, no LRU purge, 5 s
+    /// receive and send timeouts; for the chip's footprint and behaviour on a host. The one value
+    /// not taken is the 4 KiB stack, too small for a host thread: the stack stays 256 KiB.
+    ///
+    /// ```
+    /// let config = httpd::Config::esp_idf();
+    /// assert_eq!(config.max_open_sockets(), 7);
+    /// ```
+    pub fn esp_idf() -> Config {
+        Config {
+            max_open_sockets: 7,
+            max_open_sockets_set: true,
+            max_uri_handlers: 8,
+            max_resp_headers: 8,
+            max_req_headers: 32,
+            backlog_conn: 5,
+            max_req_hdr_len: 1024,
+            max_uri_len: 512,
+            ..Config::default()
+        }
+    }
+
+    /// A builder starting from the host defaults.
     ///
     /// ```
     /// use std::time::Duration;
@@ -220,6 +253,18 @@ pub struct ConfigBuilder {
 }
 
 impl ConfigBuilder {
+    /// A builder starting from ESP-IDF's defaults ([`Config::esp_idf`]).
+    ///
+    /// ```
+    /// let config = httpd::ConfigBuilder::esp_idf().port(0).build().unwrap();
+    /// assert_eq!(config.max_uri_handlers(), 8);
+    /// ```
+    pub fn esp_idf() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::esp_idf(),
+        }
+    }
+
     /// TCP port to listen on. Default 80; 0 picks a free port (see
     /// [`Server::local_addr`](crate::Server::local_addr)).
     pub fn port(mut self, port: u16) -> Self {
@@ -247,32 +292,42 @@ impl ConfigBuilder {
         self
     }
 
-    /// Maximum number of open client connections (the session table's size). Default 7.
+    /// Maximum number of open client connections. Default 4096 (ESP-IDF: 7): thousands of
+    /// keep-alive clients (a browser opens six per site) without a connection waiting. The
+    /// table grows with use, so unused sockets cost nothing. At start the process's soft
+    /// `RLIMIT_NOFILE` is raised to hold them where the hard limit allows; a default that it
+    /// cannot hold is lowered to fit (logged), a value set here is an error
+    /// ([`Error::InvalidConfig`]) from `Server::start`.
     pub fn max_open_sockets(mut self, n: usize) -> Self {
         self.config.max_open_sockets = n;
+        self.config.max_open_sockets_set = true;
         self
     }
 
-    /// Maximum number of registered URI handlers. Default 8.
+    /// Maximum number of registered URI handlers. Default 64 (ESP-IDF: 8), enough for a
+    /// web UI's pages, assets and API; only registered handlers use memory.
     pub fn max_uri_handlers(mut self, n: usize) -> Self {
         self.config.max_uri_handlers = n;
         self
     }
 
-    /// Maximum number of headers a handler may set on one response. Default 8.
+    /// Maximum number of headers a handler may set on one response. Default 32 (ESP-IDF: 8):
+    /// security and caching headers alone can pass eight.
     pub fn max_resp_headers(mut self, n: usize) -> Self {
         self.config.max_resp_headers = n;
         self
     }
 
-    /// Maximum number of header fields in a request; more is answered with 431. Default 32,
-    /// at most [`MAX_REQ_HEADERS_LIMIT`].
+    /// Maximum number of header fields in a request; more is answered with 431. Default 64
+    /// (browsers send about 20, proxies add more), at most [`MAX_REQ_HEADERS_LIMIT`].
     pub fn max_req_headers(mut self, n: usize) -> Self {
         self.config.max_req_headers = n;
         self
     }
 
-    /// Listen backlog: connections the kernel holds before they are accepted. Default 5.
+    /// Listen backlog: connections the kernel holds before they are accepted. Default 1024
+    /// (ESP-IDF: 5, which drops SYNs under a burst of clients and costs each a 1 s retry);
+    /// the kernel caps it at `net.core.somaxconn`.
     pub fn backlog_conn(mut self, n: u32) -> Self {
         self.config.backlog_conn = n;
         self
@@ -314,14 +369,16 @@ impl ConfigBuilder {
     }
 
     /// Maximum length of the header section (the bytes after the request line, up to and
-    /// including the CRLF of the last header line); longer is answered with 431. Default 1024.
+    /// including the CRLF of the last header line); longer is answered with 431. Default
+    /// 16 KiB (ESP-IDF: 1024): browsers send cookies of several KiB. A session holds a buffer
+    /// this size only while a request is in progress, never while idle.
     pub fn max_req_hdr_len(mut self, n: usize) -> Self {
         self.config.max_req_hdr_len = n;
         self
     }
 
     /// Maximum length of the request target (path and query); longer is answered with 414.
-    /// Default 512.
+    /// Default 8 KiB (ESP-IDF: 512), nginx's limit for a request line: long query strings fit.
     pub fn max_uri_len(mut self, n: usize) -> Self {
         self.config.max_uri_len = n;
         self
@@ -387,6 +444,15 @@ impl ConfigBuilder {
     /// Callback for each closed session, run before the session context is dropped.
     pub fn on_close(mut self, f: impl Fn(SessionId) + Send + Sync + 'static) -> Self {
         self.config.on_close = Some(Arc::new(f));
+        self
+    }
+
+    /// Callback for server events ([`Event`]): start, connections, request and response heads,
+    /// body data, errors, disconnections and stop (ESP-IDF's `ESP_HTTP_SERVER_EVENT`s). It runs
+    /// on the thread where the event happens (the server thread, or a detached request's
+    /// thread), so keep it short. Not set by default, and then it costs nothing.
+    pub fn on_event(mut self, f: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        self.config.events = Emitter::new(Some(Arc::new(f)));
         self
     }
 
@@ -498,8 +564,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_esp_idf_and_valid() {
+    fn defaults_are_host_sized_and_valid() {
         let c = Config::builder().build().unwrap();
+        assert_eq!(c.max_open_sockets, 4096);
+        assert!(!c.max_open_sockets_set);
+        assert!(c.max_req_hdr_len >= 8192 && c.max_uri_len >= 8192);
+        assert!(c.max_uri_handlers >= 24 && c.max_resp_headers >= 24);
+        assert!(c.backlog_conn >= 512);
+    }
+
+    #[test]
+    fn esp_idf_preset_is_httpd_default_config() {
+        let c = ConfigBuilder::esp_idf().build().unwrap();
         assert_eq!(c.port, 80);
         assert_eq!(c.max_open_sockets, 7);
         assert_eq!(c.max_uri_handlers, 8);

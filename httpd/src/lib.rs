@@ -35,9 +35,10 @@
 //!
 //! - `types`: shared vocabulary (session ids, methods, versions, URI matchers). Uses nothing.
 //! - `error`: the one error type and the one error -> status table. Uses nothing.
+//! - `event`: server events and their observer. Uses `types`, `error`.
 //! - `hooks`: raw-socket hooks for bindings that speak in OS descriptors (the C API). Uses
 //!   `types`.
-//! - `config`: the validated configuration and its builder. Uses `types`, `error`.
+//! - `config`: the validated configuration and its builder. Uses the above.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
 //!   keep-alive rule, request targets, the WebSocket codec and message assembly). Uses the above.
 //! - `conn`: transports (TCP, an in-memory pipe), buffers, response bodies pulled from a
@@ -48,6 +49,8 @@
 //! - `runtime`: the control channel, dispatch and the poll loop, the only place that decides
 //!   who runs next. Uses the above.
 //! - `server`: the thin public `Server` handle. Uses everything.
+//! - `svc` (feature `embedded-svc`): embedded-svc's server traits and an `EspHttpServer`
+//!   facade for esp-rs handler code. Uses `server`, `router`, `api` and below; nothing uses it.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -57,6 +60,7 @@ mod api;
 mod config;
 mod conn;
 mod error;
+mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -67,6 +71,10 @@ mod runtime;
 mod server;
 mod types;
 
+// esp-rs on a host (issue 14): the top layer, above `server`.
+#[cfg(feature = "embedded-svc")]
+pub mod svc;
+
 pub use api::body::Body;
 pub use api::detach::AsyncRequest;
 pub use api::request::Request;
@@ -75,6 +83,7 @@ pub use config::{
     Config, ConfigBuilder, FailurePolicy, OnClose, OnOpen, TcpKeepalive, MAX_REQ_HEADERS_LIMIT,
 };
 pub use error::{Error, ErrorCode};
+pub use event::{Event, OnEvent};
 pub use hooks::{Opened, SocketHooks, SocketIo};
 pub use router::Handler;
 pub use runtime::control::ServerContext;

@@ -113,9 +113,56 @@ impl From<WsHandler> for Handler {
 /// The result of routing a request.
 pub(crate) enum Route<'a> {
     Found(&'a Kind),
-    /// Some handler matches the path, none the method.
-    MethodNotAllowed,
+    /// Some handler matches the path, none the method: 405 with `Allow`.
+    MethodNotAllowed(Allowed),
+    /// `OPTIONS` for a path (or `*`) with handlers but none for `OPTIONS`: the server answers
+    /// 204 with `Allow`.
+    Options(Allowed),
+    /// A method no handler could serve here and the server does not implement (`CONNECT`).
+    NotImplemented,
     NotFound,
+}
+
+/// The methods a path answers, for an `Allow` header (RFC 9110 10.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Allowed(u16);
+
+impl Allowed {
+    const ORDER: [Method; 9] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Options,
+        Method::Patch,
+        Method::Trace,
+        Method::Connect,
+    ];
+
+    #[inline]
+    fn add(&mut self, m: Method) {
+        self.0 |= match m {
+            Method::Any => (1 << Self::ORDER.len()) - 1,
+            // A GET handler answers HEAD too.
+            Method::Get => 0b11,
+            m => Self::ORDER
+                .iter()
+                .position(|&o| o == m)
+                .map_or(0, |i| 1 << i),
+        };
+    }
+
+    /// The `Allow` value: the methods in a fixed order, comma-separated.
+    pub(crate) fn header_value(self) -> String {
+        let names: Vec<&str> = Self::ORDER
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, m)| m.as_str())
+            .collect();
+        names.join(", ")
+    }
 }
 
 /// One immutable version of the handler table.
@@ -130,7 +177,7 @@ pub(crate) struct Table {
 impl Table {
     #[inline]
     pub(crate) fn route(&self, method: Method, path: &[u8]) -> Route<'_> {
-        let mut path_matched = false;
+        let mut allowed = Allowed::default();
         let mut get_fallback = None;
         for h in &self.handlers {
             if !self.matcher_of(h).matches_bytes(&h.uri, path) {
@@ -142,11 +189,24 @@ impl Table {
             if method == Method::Head && h.method == Method::Get && get_fallback.is_none() {
                 get_fallback = Some(&h.kind);
             }
-            path_matched = true;
+            allowed.add(h.method);
         }
         match get_fallback {
             Some(f) => Route::Found(f),
-            None if path_matched => Route::MethodNotAllowed,
+            None if method == Method::Options && path == b"*" => {
+                let mut all = Allowed::default();
+                for h in &self.handlers {
+                    all.add(h.method);
+                }
+                all.add(Method::Options);
+                Route::Options(all)
+            }
+            None if allowed != Allowed::default() && method == Method::Options => {
+                allowed.add(Method::Options);
+                Route::Options(allowed)
+            }
+            None if allowed != Allowed::default() => Route::MethodNotAllowed(allowed),
+            None if method == Method::Connect => Route::NotImplemented,
             None => Route::NotFound,
         }
     }
@@ -196,7 +256,7 @@ impl Router {
     pub(crate) fn new(matcher: UriMatch, max: usize) -> Self {
         Router {
             current: Mutex::new(Arc::new(Table {
-                handlers: Vec::with_capacity(max),
+                handlers: Vec::new(),
                 err_handlers: Default::default(),
                 matcher,
                 max,
@@ -265,6 +325,15 @@ mod tests {
         Handler::new(uri, method, |_| Ok(()))
     }
 
+    /// The status and `Allow` value a route answers with.
+    fn allow(route: Route<'_>) -> String {
+        match route {
+            Route::MethodNotAllowed(a) => format!("405 {}", a.header_value()),
+            Route::Options(a) => format!("204 {}", a.header_value()),
+            _ => "other".to_owned(),
+        }
+    }
+
     #[test]
     fn register_route_and_unregister() {
         let router = Router::new(UriMatch::Exact, 3);
@@ -283,9 +352,20 @@ mod tests {
         let (t, _) = router.snapshot();
         assert!(matches!(t.route(Method::Get, b"/a"), Route::Found(_)));
         assert!(matches!(t.route(Method::Head, b"/a"), Route::Found(_)));
+        assert_eq!(allow(t.route(Method::Put, b"/a")), "405 GET, HEAD, POST");
+        assert_eq!(
+            allow(t.route(Method::Options, b"/a")),
+            "204 GET, HEAD, POST, OPTIONS"
+        );
+        assert_eq!(
+            allow(t.route(Method::Options, b"*")),
+            "204 GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE, CONNECT"
+        );
+        assert!(matches!(t.route(Method::Options, b"/b"), Route::Found(_)));
+        assert!(matches!(t.route(Method::Options, b"/c"), Route::NotFound));
         assert!(matches!(
-            t.route(Method::Put, b"/a"),
-            Route::MethodNotAllowed
+            t.route(Method::Connect, b"c:443"),
+            Route::NotImplemented
         ));
         assert!(matches!(t.route(Method::Delete, b"/b"), Route::Found(_)));
         assert!(matches!(t.route(Method::Get, b"/c"), Route::NotFound));
@@ -298,10 +378,7 @@ mod tests {
             Err(Error::HandlerNotFound)
         ));
         let (t, _) = router.snapshot();
-        assert!(matches!(
-            t.route(Method::Get, b"/a"),
-            Route::MethodNotAllowed
-        ));
+        assert_eq!(allow(t.route(Method::Get, b"/a")), "405 POST");
         router.unregister("/a", None).unwrap();
         let (t, _) = router.snapshot();
         assert!(matches!(t.route(Method::Post, b"/a"), Route::NotFound));

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
@@ -34,6 +35,21 @@ pub(crate) struct Inner {
 impl Inner {
     fn stop(&self) {
         self.shared.stopping.store(true, Ordering::Release);
+        self.wake_and_join();
+    }
+
+    fn shutdown(&self, grace: Duration) {
+        let now = Instant::now();
+        self.shared.request_shutdown(
+            now.checked_add(grace)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+        );
+        self.wake_and_join();
+    }
+
+    /// Wakes the loop to see a stop or shutdown, and waits for its thread to end unless called
+    /// from it.
+    fn wake_and_join(&self) {
         if let Err(e) = self.waker.wake() {
             log::error!("waking the server thread: {e}");
         }
@@ -97,9 +113,15 @@ impl Server {
     /// Binds the listener, allocates the session table and starts the server thread
     /// (ESP-IDF's `httpd_start`).
     ///
+    /// The process's soft descriptor limit (`RLIMIT_NOFILE`) is raised, where the hard limit
+    /// allows, to hold `max_open_sockets` connections plus a margin for the program's files.
+    ///
     /// # Errors
-    /// [`Error::Io`] when the address cannot be bound or the thread cannot be spawned.
-    pub fn start(config: Config) -> Result<Server, Error> {
+    /// [`Error::Io`] when the address cannot be bound or the thread cannot be spawned;
+    /// [`Error::InvalidConfig`] when an explicitly set `max_open_sockets` cannot fit under the
+    /// descriptor limit (the default is lowered to fit instead, with a warning).
+    pub fn start(mut config: Config) -> Result<Server, Error> {
+        fit_descriptors(&mut config)?;
         let listener = bind(&config)?;
         let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
@@ -142,11 +164,31 @@ impl Server {
     }
 
     /// Stops the server (ESP-IDF's `httpd_stop`): closes every connection (running `on_close`
-    /// and dropping each session context), drops every handler, and returns once the server
-    /// thread has exited. From inside a handler it only requests the stop, which happens when
+    /// and dropping each session context; a detached request's connection is shut down, and
+    /// the request finds its client gone), drops every handler, and returns once the server
+    /// thread has exited. [`shutdown`](Server::shutdown) lets requests in progress finish. From inside a handler it only requests the stop, which happens when
     /// the handler returns. Calling it again does nothing.
     pub fn stop(&self) {
         self.inner.stop();
+    }
+
+    /// Shuts the server down gracefully: stops accepting connections (new ones are refused),
+    /// closes idle keep-alive connections at once, lets the requests being handled (detached
+    /// ones included) finish and send their responses, each closing its connection
+    /// (`Connection: close`), says goodbye to WebSocket clients (close 1001), and stops when no
+    /// connection is left or `grace` has passed, closing whatever is still open then. Returns
+    /// once the server thread has exited, except when called from a handler (then the server
+    /// stops after it). [`stop`](Server::stop) during the grace period stops at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = httpd::Server::start(httpd::Config::builder().port(0).build()?)?;
+    /// server.shutdown(Duration::from_secs(5));
+    /// assert!(!server.is_running());
+    /// # Ok::<(), httpd::Error>(())
+    /// ```
+    pub fn shutdown(&self, grace: Duration) {
+        self.inner.shutdown(grace);
     }
 
     /// Whether the server is still running (not stopped or stopping).
@@ -307,6 +349,37 @@ impl ServerContext<'_> {
     pub fn server(&self) -> Option<Server> {
         Server::from_ref(self.server_ref())
     }
+}
+
+/// Descriptors kept free for the program beside its connections (listener, poll, waker, files).
+const FD_MARGIN: u64 = 64;
+
+/// Raises the soft descriptor limit to hold `max_open_sockets`, or lowers a default
+/// `max_open_sockets` to what the hard limit allows.
+fn fit_descriptors(config: &mut Config) -> Result<(), Error> {
+    let needed = config.max_open_sockets as u64 + FD_MARGIN;
+    let limit = match rlimit::increase_nofile_limit(needed) {
+        Ok(limit) => limit,
+        Err(e) => {
+            log::warn!("RLIMIT_NOFILE: {e}; keeping max_open_sockets");
+            return Ok(());
+        }
+    };
+    if limit >= needed {
+        return Ok(());
+    }
+    if config.max_open_sockets_set {
+        return Err(Error::InvalidConfig(
+            "max_open_sockets needs more descriptors than RLIMIT_NOFILE's hard limit allows",
+        ));
+    }
+    let fits = usize::try_from(limit.saturating_sub(FD_MARGIN).max(1)).unwrap_or(1);
+    log::warn!(
+        "RLIMIT_NOFILE allows {limit} descriptors: max_open_sockets lowered from {} to {fits}",
+        config.max_open_sockets
+    );
+    config.max_open_sockets = fits;
+    Ok(())
 }
 
 fn bind(config: &Config) -> Result<TcpListener, Error> {

@@ -187,7 +187,7 @@ impl Server {
             self.log.push(line);
         }
         assert!(
-            self.log.iter().any(|l| l.contains("Stopping server")),
+            self.log.iter().any(|l| l.contains("Shutting down")),
             "no stop logged:\n{}",
             self.log.join("\n")
         );
@@ -348,7 +348,20 @@ fn simple_example() {
     let r = c.get("/hello");
     assert_eq!(r.status, 200);
 
-    // Ctrl-C with a connection open: exit 0, and the connection is closed.
+    // On the host defaults: a browser's 6 KiB cookie, a 2 KiB query, two tabs' worth of
+    // keep-alive connections and one more.
+    c.send(format!(
+        "GET /hello?q={} HTTP/1.1\r\nHost: x\r\nCookie: s={}\r\n\r\n",
+        "a".repeat(2048),
+        "c".repeat(6 * 1024)
+    ));
+    assert_eq!(c.response().status, 200);
+    let mut tabs: Vec<Client> = (0..13).map(|_| Client::connect(server.addr())).collect();
+    for tab in &mut tabs {
+        assert_eq!(tab.get("/hello").status, 200);
+    }
+
+    // Ctrl-C with connections open: exit 0, and the connections are closed.
     let status = server.interrupt();
     assert_eq!(status.code(), Some(0), "exit status {status}");
     assert!(c.is_closed());
@@ -480,6 +493,18 @@ fn ws_echo_server_example() {
     assert_eq!(ws_text(&mut ws), "Async data");
     ws.send(Message::text("Ping")).unwrap();
     assert!(matches!(ws.read().unwrap(), Message::Ping(_)));
+    // Host defaults: a 1 MiB message is echoed whole (ESP-IDF echoes what it can allocate).
+    let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    ws.send(Message::binary(big.clone())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(big));
+    // And a hundred clients at once.
+    let mut many: Vec<_> = (0..100).map(|_| ws_connect(server.addr(), "/ws")).collect();
+    for (i, ws) in many.iter_mut().enumerate() {
+        ws.send(Message::text(format!("client {i}"))).unwrap();
+    }
+    for (i, ws) in many.iter_mut().enumerate() {
+        assert_eq!(ws_text(ws), format!("client {i}"));
+    }
 
     let mut partial = ws_connect(server.addr(), "/ws_partial");
     let long = "0123456789".repeat(20);

@@ -9,23 +9,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use httpd::{Config, Handler, Method, Server};
-use util::start;
+use util::{installed, start};
 
 /// Longest a client program may run before the test fails (and the program is killed).
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn installed(program: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("note: {program} is not installed; skipping this test");
-    }
-    found
-}
 
 /// Runs `cmd` with `stdin` as its input; fails the test if it runs longer than
 /// `PROGRAM_TIMEOUT` (killing it) or exits unsuccessfully.

@@ -304,7 +304,7 @@ fn unsupported_http_versions_are_505() {
     let server = ok_server(Config::builder());
     let mut bystander = Client::connect(server.local_addr());
     assert_eq!(bystander.get("/").status, 200);
-    for version in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0"] {
+    for version in ["HTTP/2.0", "HTTP/0.9", "HTTP/3.0"] {
         let request = format!("GET / {version}\r\nHost: test\r\n\r\n");
         assert_refused_with(
             &server,
@@ -312,6 +312,23 @@ fn unsupported_http_versions_are_505() {
             request.as_bytes(),
             ErrorCode::VersionNotSupported,
         );
+    }
+}
+
+#[test]
+fn later_http_1_minor_versions_are_served_as_http_1_1() {
+    // RFC 9110 2.5: a recipient of a later minor version answers with the highest it has.
+    let server = ok_server(Config::builder());
+    for version in ["HTTP/1.2", "HTTP/1.9"] {
+        let mut c = Client::connect(server.local_addr());
+        c.send(
+            format!("GET / {version}\r\nHost: test\r\n\r\nGET / HTTP/1.1\r\nHost: test\r\n\r\n")
+                .as_bytes(),
+        );
+        let r = c.response();
+        assert_eq!(r.status, 200, "{version}");
+        assert!(!r.closes(), "{version} keeps the connection as 1.1 does");
+        assert_eq!(c.response().status, 200, "{version}: the next request");
     }
 }
 

@@ -17,9 +17,12 @@ enum Want {
 
 fn server() -> Server {
     let server = start(
+        // ESP-IDF's URI and header limits, so the table can probe both edges cheaply.
         Config::builder()
             .max_body_len(Some(1024 * 1024))
-            .max_req_headers(16),
+            .max_req_headers(16)
+            .max_uri_len(512)
+            .max_req_hdr_len(1024),
     );
     server
         .register(Handler::new("/hello", Method::Get, |req| {
@@ -62,7 +65,14 @@ fn cases() -> Vec<(String, Vec<u8>, Want)> {
         ("percent-encoded path is not decoded", "GET /hel%6Co HTTP/1.1\r\nHost: x\r\n\r\n".into(), Open(404)),
         ("wrong method", "DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n".into(), Open(405)),
         ("HEAD via GET handler", "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n".into(), Open(200)),
-        ("OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".into(), Open(404)),
+        ("OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".into(), Open(204)),
+        ("OPTIONS on a path with handlers", "OPTIONS /hello HTTP/1.1\r\nHost: x\r\n\r\n".into(), Open(204)),
+        ("OPTIONS on an unknown path", "OPTIONS /nope HTTP/1.1\r\nHost: x\r\n\r\n".into(), Open(404)),
+        ("HTTP/1.2 served as HTTP/1.1", "GET /hello HTTP/1.2\r\nHost: x\r\n\r\n".into(), Open(200)),
+        ("HTTP/1.9 served as HTTP/1.1", "GET /hello HTTP/1.9\r\nHost: x\r\n\r\n".into(), Open(200)),
+        ("Host with port", "GET /hello HTTP/1.1\r\nHost: x:8080\r\n\r\n".into(), Open(200)),
+        ("Host IPv6 literal", "GET /hello HTTP/1.1\r\nHost: [::1]:80\r\n\r\n".into(), Open(200)),
+        ("chunk extension with BWS and quoted value", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ; a = \"q;x\"\r\nhello\r\n0\r\n\r\n".into(), Open(200)),
         ("body", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".into(), Open(200)),
         ("Content-Length with OWS", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length:  5 \r\n\r\nhello".into(), Open(200)),
         ("repeated equal Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello".into(), Open(200)),
@@ -91,7 +101,11 @@ fn cases() -> Vec<(String, Vec<u8>, Want)> {
         ("DEL in target", "GET /he\x7fllo HTTP/1.1\r\nHost: x\r\n\r\n".into(), Closed(400)),
         ("NUL in method", "G\0T /hello HTTP/1.1\r\nHost: x\r\n\r\n".into(), Closed(400)),
         ("HTTP/2.0", "GET /hello HTTP/2.0\r\nHost: x\r\n\r\n".into(), Closed(505)),
-        ("HTTP/1.2", "GET /hello HTTP/1.2\r\nHost: x\r\n\r\n".into(), Closed(505)),
+        ("HTTP/1.10", "GET /hello HTTP/1.10\r\nHost: x\r\n\r\n".into(), Closed(400)),
+        ("space inside target", "GET /hel lo HTTP/1.1\r\nHost: x\r\n\r\n".into(), Closed(400)),
+        ("raw non-ASCII in target", "GET /h\u{e9}llo HTTP/1.1\r\nHost: x\r\n\r\n".into(), Closed(400)),
+        ("fragment in target", "GET /hello#top HTTP/1.1\r\nHost: x\r\n\r\n".into(), Closed(400)),
+        ("CONNECT without a handler", "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n".into(), Closed(501)),
         ("HTTP/3.0", "GET /hello HTTP/3.0\r\nHost: x\r\n\r\n".into(), Closed(505)),
         ("unknown method", "BREW /hello HTTP/1.1\r\nHost: x\r\n\r\n".into(), Closed(501)),
         ("lowercase method", "get /hello HTTP/1.1\r\nHost: x\r\n\r\n".into(), Closed(501)),
@@ -114,6 +128,11 @@ fn cases() -> Vec<(String, Vec<u8>, Want)> {
         ("NUL in value", "GET /hello HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n".into(), Closed(400)),
         ("bare CR in value", "GET /hello HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n".into(), Closed(400)),
         ("missing Host in HTTP/1.1", "GET /hello HTTP/1.1\r\n\r\n".into(), Closed(400)),
+        ("Host with userinfo", "GET /hello HTTP/1.1\r\nHost: user@x\r\n\r\n".into(), Closed(400)),
+        ("Host with a path", "GET /hello HTTP/1.1\r\nHost: x/y\r\n\r\n".into(), Closed(400)),
+        ("Host list", "GET /hello HTTP/1.1\r\nHost: x, y\r\n\r\n".into(), Closed(400)),
+        ("Host with whitespace inside", "GET /hello HTTP/1.1\r\nHost: x y\r\n\r\n".into(), Closed(400)),
+        ("Host port over 65535", "GET /hello HTTP/1.1\r\nHost: x:65536\r\n\r\n".into(), Closed(400)),
         ("two Hosts", "GET /hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n".into(), Closed(400)),
         // Body framing: every ambiguity is refused (no request smuggling).
         ("Content-Length and Transfer-Encoding", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into(), Closed(400)),
@@ -125,7 +144,7 @@ fn cases() -> Vec<(String, Vec<u8>, Want)> {
         ("hex Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nhello".into(), Closed(400)),
         ("empty Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n".into(), Closed(400)),
         ("space inside Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1 0\r\n\r\n0123456789".into(), Closed(400)),
-        ("overflowing Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n".into(), Closed(413)),
+        ("overflowing Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n".into(), Closed(400)),
         ("Content-Length over max_body_len", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n".into(), Closed(413)),
         ("gzip transfer coding", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".into(), Closed(400)),
         ("chunked not last", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n".into(), Closed(400)),
@@ -138,6 +157,14 @@ fn cases() -> Vec<(String, Vec<u8>, Want)> {
         ("overflowing chunk size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
         ("chunk data longer than its size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
         ("bare LF after chunk size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n".into(), Closed(400)),
+        ("bare LF ending a chunk line with more to come", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\n".into(), Closed(400)),
+        ("chunk size without hex digits", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n;a\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
+        ("whitespace after chunk size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
+        ("chunk extension without a name", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
+        ("chunk extension with an empty value", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
+        ("chunk extension name with a space", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a b\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
+        ("control character in a chunk extension", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
+        ("unterminated quoted chunk extension", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"x\r\nhello\r\n0\r\n\r\n".into(), Closed(400)),
         ("malformed trailer", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nno colon\r\n\r\n".into(), Closed(400)),
         ("chunked body over max_body_len", format!("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n{}\r\n0\r\n\r\n", "x".repeat(0x100001)), Closed(413)),
         // Not HTTP at all.

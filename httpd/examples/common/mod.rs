@@ -1,10 +1,15 @@
 //! What every example does around its server: logging at info (`RUST_LOG` changes it), its
-//! command line, and a clean stop on Ctrl-C through `Server::stop` (exit code 0).
+//! command line, and a graceful shutdown on Ctrl-C through `Server::shutdown` (requests in
+//! progress finish, for up to `GRACE`; exit code 0).
 
 use std::process::ExitCode;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use httpd::{Error, Server};
+
+/// How long requests in progress may take to finish after Ctrl-C.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// Runs an example: parses its arguments with `parse` (on error: the message, exit code 2),
 /// starts its server with `start`, and serves until Ctrl-C.
@@ -37,8 +42,8 @@ pub(crate) fn main<A>(
     log::info!("Server ready on {}; Ctrl-C stops it", server.local_addr());
     // Only an error in the Ctrl-C machinery ends the wait early; stop either way.
     let _ = stop_rx.recv();
-    log::info!("Stopping server");
-    server.stop();
+    log::info!("Shutting down (up to {GRACE:?} for requests in progress)");
+    server.shutdown(GRACE);
     ExitCode::SUCCESS
 }
 

@@ -210,7 +210,10 @@ impl Drop for AsyncRequest {
             let mut req = Request::new(&mut d.session, &mut d.ex, &d.env);
             req.complete(Ok(()), Some(ErrorCode::InternalServerError));
             let timeout = d.env.config.send_wait_timeout;
-            if d.session.flush_blocking(0, timeout).is_err() {
+            if d.session
+                .flush_blocking(0, timeout, &d.env.config.events)
+                .is_err()
+            {
                 d.ex.resp.broken = true;
             }
         }

@@ -2,6 +2,7 @@
 //! keeps one `Exchange` and reuses it; a detached request takes it along.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use super::detach::{Handoff, ResumeTx};
@@ -26,9 +27,18 @@ pub(crate) struct Env {
     pub(crate) server: Weak<dyn Any + Send + Sync>,
     /// How a detached request returns its session; `None` for a request already detached.
     pub(crate) resume: Option<ResumeTx>,
+    /// The server is shutting down gracefully: every response closes its connection. Shared
+    /// with detached requests' environments.
+    pub(crate) draining: Arc<AtomicBool>,
 }
 
 impl Env {
+    /// Whether responses must close their connections because the server is shutting down.
+    #[inline]
+    pub(crate) fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     /// Whether this is a detached request's environment (off the server thread).
     pub(crate) fn detached(&self) -> bool {
         self.resume.is_none()
@@ -185,16 +195,16 @@ pub(crate) fn bound_output(session: &mut Session, env: &Env) -> Result<(), Error
     let timeout = env.config.send_wait_timeout;
     if env.detached() {
         if session.output.busy() {
-            session.flush_blocking(0, timeout)?;
+            session.flush_blocking(0, timeout, &env.config.events)?;
         }
         return Ok(());
     }
     if session.pending_output() < FLUSH_AT {
         return Ok(());
     }
-    session.flush_nonblocking()?;
+    session.flush_nonblocking(&env.config.events)?;
     if session.pending_output() > env.pending_budget {
-        session.flush_blocking(env.pending_budget, timeout)?;
+        session.flush_blocking(env.pending_budget, timeout, &env.config.events)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use super::exchange::{Env, Exchange, Progress};
 use crate::config::FailurePolicy;
 use crate::conn::session::Session;
 use crate::conn::transport::Transport;
+use crate::event::Event;
 use crate::proto::head::{Framing, Span, UnreadBody};
 use crate::proto::response::CONTINUE;
 use crate::proto::uri::{path_of, percent_decode, query_pairs};
@@ -224,6 +225,9 @@ impl<'a> Request<'a> {
                 }
             }
             FailurePolicy::Close => {
+                let id = self.session.id;
+                let code = e.status();
+                self.env.config.events.emit(|| Event::Error { id, code });
                 self.ex.resp.progress = Progress::Done;
                 self.ex.resp.broken = true;
             }
@@ -242,6 +246,18 @@ impl<'a> Request<'a> {
     /// [`Error::BadBody`] for malformed chunk framing, [`Error::BodyTooLarge`] past
     /// `max_body_len`, [`Error::Io`] otherwise.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        let n = self.recv_body(buf)?;
+        if n > 0 {
+            let id = self.session.id;
+            self.env
+                .config
+                .events
+                .emit(|| Event::BodyData { id, len: n });
+        }
+        Ok(n)
+    }
+
+    fn recv_body(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -337,7 +353,7 @@ impl<'a> Request<'a> {
         if self.session.pending_output() > 0 {
             let timeout = self.env.config.send_wait_timeout;
             self.session
-                .flush_blocking(0, timeout)
+                .flush_blocking(0, timeout, &self.env.config.events)
                 .inspect_err(|_| self.ex.resp.broken = true)?;
         }
         Ok(())

@@ -7,6 +7,7 @@ use super::body::{Body, Parts};
 use super::exchange::{bound_output, Progress};
 use super::request::Request;
 use crate::conn::source::{Source, SourceFraming};
+use crate::event::Event;
 use crate::proto::head::KeepAlive;
 use crate::proto::response::{self, BodyFraming, ConnectionHeader, HeadParts, Outcome, LAST_CHUNK};
 use crate::types::{Method, Version};
@@ -225,6 +226,8 @@ impl Request<'_> {
     /// As [`send`](Request::send).
     pub fn send_err(&mut self, code: ErrorCode, msg: Option<&str>) -> Result<(), Error> {
         self.check_not_started()?;
+        let id = self.session.id;
+        self.env.config.events.emit(|| Event::Error { id, code });
         let resp = &mut self.ex.resp;
         resp.status.clear();
         resp.status.push_str(code.status_line());
@@ -284,6 +287,7 @@ impl Request<'_> {
             until_close: framing == BodyFraming::UntilClose,
             body_left: self.ex.body_left(self.session.input.end),
             continue_unanswered: self.ex.head.expect_continue && !self.session.continue_sent,
+            server_closing: self.env.draining(),
         };
         let resp = &mut self.ex.resp;
         resp.closing |= outcome.must_close();
@@ -303,6 +307,11 @@ impl Request<'_> {
                 extra: &resp.headers,
             },
         );
+        let id = self.session.id;
+        self.env.config.events.emit(|| Event::ResponseHead {
+            id,
+            status: response::status_code(&resp.status),
+        });
     }
 
     /// Keeps the session's pending output bounded (see [`bound_output`]).
@@ -330,6 +339,7 @@ impl io::Write for Request<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         let timeout = self.env.config.send_wait_timeout;
-        self.session.flush_blocking(0, timeout)
+        self.session
+            .flush_blocking(0, timeout, &self.env.config.events)
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use super::buffer::{BufPool, Input, Output};
 use super::source::Pulled;
 use super::transport::{Stream, Transport};
+use crate::event::{Emitter, Event};
 use crate::proto::chunked::{self, ChunkedDecoder};
 use crate::proto::head::{parse_head, Framing, Head, HeaderSpan, Limits, UnreadBody};
 use crate::types::SessionId;
@@ -380,14 +381,14 @@ impl Session {
     /// Writes pending output, pulling the body source as the transport drains, without
     /// blocking. `Ok(true)` when all of it is written.
     #[inline]
-    pub(crate) fn flush_nonblocking(&mut self) -> io::Result<bool> {
-        self.write_out().map(|(done, _)| done)
+    pub(crate) fn flush_nonblocking(&mut self, ev: &Emitter) -> io::Result<bool> {
+        self.write_out(ev).map(|(done, _)| done)
     }
 
     /// [`flush_nonblocking`](Session::flush_nonblocking), also telling whether any byte was
     /// written (progress, as opposed to a source refilling the buffer).
     #[inline]
-    pub(crate) fn write_out(&mut self) -> io::Result<(bool, bool)> {
+    pub(crate) fn write_out(&mut self, ev: &Emitter) -> io::Result<(bool, bool)> {
         let mut wrote = false;
         loop {
             if self.output.source.is_some() {
@@ -402,6 +403,10 @@ impl Session {
                 Ok(n) => {
                     out.advance(n);
                     wrote = true;
+                    ev.emit(|| Event::DataSent {
+                        id: self.id,
+                        len: n,
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((false, wrote)),
                 Err(e) => return Err(e),
@@ -412,8 +417,13 @@ impl Session {
     /// Writes pending output (and the whole body source) until at most `keep` bytes remain,
     /// waiting for room up to `timeout` at a time. Used by handlers producing more than the
     /// session may hold, and off the server thread.
-    pub(crate) fn flush_blocking(&mut self, keep: usize, timeout: Duration) -> io::Result<()> {
-        if self.flush_nonblocking()? || self.pending_output() <= keep {
+    pub(crate) fn flush_blocking(
+        &mut self,
+        keep: usize,
+        timeout: Duration,
+        ev: &Emitter,
+    ) -> io::Result<()> {
+        if self.flush_nonblocking(ev)? || self.pending_output() <= keep {
             return Ok(());
         }
         loop {
@@ -429,6 +439,12 @@ impl Session {
                 .transport
                 .write_wait(&out.data[out.pos..until], timeout);
             out.advance(n);
+            if n > 0 {
+                ev.emit(|| Event::DataSent {
+                    id: self.id,
+                    len: n,
+                });
+            }
             result?;
         }
     }

@@ -26,6 +26,10 @@ pub(crate) struct Sessions {
     free: Vec<usize>,
     /// Live and detached sessions.
     open: usize,
+    /// For each detached session, a second handle on its socket, to cut the connection when
+    /// the server stops while the session is away. Kept apart so the table's entries stay
+    /// small.
+    cutoffs: Vec<(SessionId, socket2::Socket)>,
 }
 
 impl Sessions {
@@ -34,6 +38,7 @@ impl Sessions {
             slots: Vec::with_capacity(n),
             free: Vec::new(),
             open: 0,
+            cutoffs: Vec::new(),
         }
     }
 
@@ -116,7 +121,11 @@ impl Sessions {
 
     /// Moves a live session out, keeping its slot reserved.
     pub(crate) fn detach(&mut self, slot: usize) -> Option<Box<Session>> {
-        let id = self.get(slot)?.id;
+        let session = self.get(slot)?;
+        let id = session.id;
+        if let Some(handle) = session.transport.cutoff_handle() {
+            self.cutoffs.push((id, handle));
+        }
         let reserved = Slot::Detached {
             id,
             close_requested: false,
@@ -136,6 +145,9 @@ impl Sessions {
                 id,
                 close_requested,
             }) if id == session.id => {
+                if let Some(i) = self.cutoffs.iter().position(|(c, _)| *c == id) {
+                    self.cutoffs.swap_remove(i);
+                }
                 self.slots[slot] = Slot::Live(session);
                 Ok(close_requested)
             }
@@ -154,6 +166,15 @@ impl Sessions {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Shuts down the connections of sessions away on other threads: the server is stopping
+    /// and will not take them back. Their requests find the connection gone.
+    pub(crate) fn cut_detached(&mut self) {
+        for (id, socket) in self.cutoffs.drain(..) {
+            log::debug!("session {id}: cut while detached");
+            let _ = socket.shutdown(std::net::Shutdown::Both);
         }
     }
 

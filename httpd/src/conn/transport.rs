@@ -89,6 +89,20 @@ macro_rules! dispatch_socket {
     };
 }
 
+impl Stream {
+    /// A second handle on the socket (a duplicated descriptor), with which the loop can cut a
+    /// connection whose session is away on another thread. `None` for transports that are not
+    /// sockets, or when no descriptor is left.
+    pub(crate) fn cutoff_handle(&self) -> Option<socket2::Socket> {
+        match self {
+            Stream::Tcp(t) => SockRef::from(&t.0).try_clone().ok(),
+            Stream::Hooked(h) => SockRef::from(&h.tcp.0).try_clone().ok(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe(_) => None,
+        }
+    }
+}
+
 impl Transport for Stream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -56,24 +56,31 @@ impl ChunkedDecoder {
             let rest = &input[pos..];
             match self.state {
                 ChunkState::Done => break,
-                ChunkState::Size => match httparse::parse_chunk_size(rest) {
-                    Ok(httparse::Status::Complete((n, _))) if n > self.max_line => {
-                        return Err(ChunkError::TooLong)
+                ChunkState::Size => {
+                    let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                        if rest.len() > self.max_line {
+                            return Err(ChunkError::TooLong);
+                        }
+                        if !plausible_size_line(rest) {
+                            return Err(ChunkError::Malformed);
+                        }
+                        break;
+                    };
+                    if nl + 1 > self.max_line {
+                        return Err(ChunkError::TooLong);
                     }
-                    Ok(httparse::Status::Complete((n, size))) => {
-                        pos += n;
-                        self.state = if size == 0 {
-                            ChunkState::Trailer
-                        } else {
-                            ChunkState::Data(size)
-                        };
-                    }
-                    Ok(httparse::Status::Partial) if rest.len() > self.max_line => {
-                        return Err(ChunkError::TooLong)
-                    }
-                    Ok(httparse::Status::Partial) => break,
-                    Err(_) => return Err(ChunkError::Malformed),
-                },
+                    // A bare LF ends nothing: refused at once, not waited on.
+                    let line = rest[..nl]
+                        .strip_suffix(b"\r")
+                        .ok_or(ChunkError::Malformed)?;
+                    let size = parse_size_line(line)?;
+                    pos += nl + 1;
+                    self.state = if size == 0 {
+                        ChunkState::Trailer
+                    } else {
+                        ChunkState::Data(size)
+                    };
+                }
                 ChunkState::Data(left) => {
                     let room = out.len() - produced;
                     if room == 0 || rest.is_empty() {
@@ -129,6 +136,103 @@ impl ChunkedDecoder {
     }
 }
 
+/// A chunk size line without its CRLF (RFC 9112 7.1): `1*HEXDIG`, then extensions, each
+/// `BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ]`. Whitespace after the size is
+/// allowed only before a `;`.
+fn parse_size_line(line: &[u8]) -> Result<u64, ChunkError> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return Err(ChunkError::Malformed);
+    }
+    let mut size: u64 = 0;
+    for &b in &line[..digits] {
+        let d = (b as char).to_digit(16).unwrap_or(0);
+        size = size
+            .checked_mul(16)
+            .and_then(|s| s.checked_add(u64::from(d)))
+            .ok_or(ChunkError::Malformed)?;
+    }
+    let mut rest = &line[digits..];
+    loop {
+        rest = skip_ws(rest);
+        match rest {
+            [] if line.len() == digits || line.last().is_some_and(|&b| !is_ws(b)) => {
+                return Ok(size)
+            }
+            [b';', tail @ ..] => {
+                let tail = skip_ws(tail);
+                let name = token_len(tail);
+                if name == 0 {
+                    return Err(ChunkError::Malformed);
+                }
+                rest = &tail[name..];
+                let after = skip_ws(rest);
+                if let [b'=', value @ ..] = after {
+                    let value = skip_ws(value);
+                    let n = match value.first() {
+                        Some(b'"') => quoted_len(value).ok_or(ChunkError::Malformed)?,
+                        _ => token_len(value),
+                    };
+                    if n == 0 {
+                        return Err(ChunkError::Malformed);
+                    }
+                    rest = &value[n..];
+                }
+            }
+            _ => return Err(ChunkError::Malformed),
+        }
+    }
+}
+
+/// Whether an unfinished size line can still become a valid one (so a line that cannot is
+/// refused at once, not after the receive timeout).
+fn plausible_size_line(part: &[u8]) -> bool {
+    match part.first() {
+        None => true,
+        Some(b) if !b.is_ascii_hexdigit() => false,
+        Some(_) => part.iter().enumerate().all(|(i, &b)| {
+            b == b'\t' || (b >= 0x20 && b != 0x7f) || (b == b'\r' && i == part.len() - 1)
+        }),
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn skip_ws(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| is_ws(b)).count();
+    &s[n..]
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn token_len(s: &[u8]) -> usize {
+    s.iter().take_while(|&&b| is_tchar(b)).count()
+}
+
+/// The length of the quoted-string at the start of `s` (which starts with `"`), quotes
+/// included.
+fn quoted_len(s: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'"' => return Some(i + 1),
+            b'\\'
+                if s.get(i + 1)
+                    .is_some_and(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) =>
+            {
+                i += 2
+            }
+            b'\t' | 0x20..=0x7e | 0x80..=0xff if s[i] != 0x7f && s[i] != b'\\' => i += 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// A trailer field line: a token name, a colon, a value without control characters.
 fn valid_trailer(line: &[u8]) -> bool {
     let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -136,9 +240,7 @@ fn valid_trailer(line: &[u8]) -> bool {
     };
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     !name.is_empty()
-        && name
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name.iter().all(|&b| is_tchar(b))
         && value
             .iter()
             .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
@@ -216,5 +318,72 @@ mod tests {
             decode_all(long_ext.as_bytes(), long_ext.len()).err(),
             Some(ChunkError::TooLong)
         );
+    }
+
+    #[test]
+    fn chunk_size_line_grammar() {
+        let ok: &[(&str, u64)] = &[
+            ("5", 5),
+            ("00005", 5),
+            ("aB", 0xab),
+            ("5;a", 5),
+            ("5;a=b", 5),
+            ("5 ;a=b", 5),
+            ("5\t; a = b", 5),
+            ("5;a=\"quoted; \\\" x\"", 5),
+            ("5;a;b=c;d=\"\"", 5),
+            ("ffffffffffffffff", u64::MAX),
+        ];
+        for (line, size) in ok {
+            assert_eq!(parse_size_line(line.as_bytes()), Ok(*size), "{line:?}");
+        }
+        let bad = [
+            "",
+            " 5",
+            "5 ",
+            "5\t",
+            "x",
+            "+5",
+            "-5",
+            "0x5",
+            "5;",
+            "5; ",
+            "5;=b",
+            "5;a=",
+            "5;a= ",
+            "5;a b",
+            "5;a=b c",
+            "5;a=\"open",
+            "5;a=\"x\"y",
+            "5;a=b;",
+            "5 5",
+            "5;a\x01",
+            "5;a=\x7f",
+            "5\x00",
+            "10000000000000000",
+            "5,a",
+        ];
+        for line in bad {
+            assert_eq!(
+                parse_size_line(line.as_bytes()),
+                Err(ChunkError::Malformed),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_size_lines_are_refused_before_their_end() {
+        // Bare LF endings and impossible starts are refused at once, without waiting for more.
+        for input in ["5\nhello", "z", ";", " ", "5;\x01"] {
+            let mut dec = ChunkedDecoder::new(64);
+            assert_eq!(
+                dec.decode(input.as_bytes(), &mut [0; 16]).err(),
+                Some(ChunkError::Malformed),
+                "{input:?}"
+            );
+        }
+        let mut dec = ChunkedDecoder::new(64);
+        assert_eq!(dec.decode(b"5;a=b\r", &mut [0; 16]), Ok((0, 0)));
     }
 }

@@ -131,7 +131,18 @@ pub(crate) fn parse_head(
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return check_partial(buf, limits).map(|()| None),
         Err(httparse::Error::TooManyHeaders) => return Err(ErrorCode::HeaderFieldsTooLarge),
-        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(httparse::Error::Version) => {
+            return match version_error(buf) {
+                VersionError::LaterMinor(at) => {
+                    // RFC 9110 2.5: a later 1.x minor version is answered as 1.1. Parsed from a
+                    // copy with the digit replaced; spans are offsets, so they hold for `buf`.
+                    let mut patched = buf.to_vec();
+                    patched[at] = b'1';
+                    parse_head(&patched, limits, headers)
+                }
+                VersionError::Status(code) => Err(code),
+            };
+        }
         Err(_) => {
             return Err(check_partial(buf, limits)
                 .err()
@@ -222,6 +233,9 @@ impl Fields {
             }
         } else if name.eq_ignore_ascii_case("host") {
             self.hosts += 1;
+            if !valid_host(value) {
+                return Err(ErrorCode::BadRequest);
+            }
         } else if name.eq_ignore_ascii_case("connection") {
             for item in value.split(|&b| b == b',') {
                 let token = trim(item);
@@ -249,7 +263,8 @@ impl Fields {
     }
 }
 
-/// A `Content-Length` value: 1*DIGIT, nothing else. Overflowing u64 is 413.
+/// A `Content-Length` value: 1*DIGIT, nothing else. A value overflowing u64 is not a valid
+/// length (400), rather than a large one.
 fn parse_length(digits: &[u8]) -> Result<u64, ErrorCode> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(ErrorCode::BadRequest);
@@ -257,8 +272,79 @@ fn parse_length(digits: &[u8]) -> Result<u64, ErrorCode> {
     digits.iter().try_fold(0u64, |n, &d| {
         n.checked_mul(10)
             .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or(ErrorCode::ContentTooLarge)
+            .ok_or(ErrorCode::BadRequest)
     })
+}
+
+/// The bytes of a reg-name or IPv4 address (RFC 3986 3.2.2: unreserved, pct-encoded and
+/// sub-delims, but the comma: a list is not a host), as a table: it runs for every request.
+static REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
+
+/// A `Host` value (RFC 9110 7.2): empty, or a uri-host (IP literal in brackets, or a
+/// reg-name / IPv4 address) with an optional port of at most 65535. No userinfo, path, list
+/// or whitespace.
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.first() {
+        Some(b'[') => match value.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &value[1..end];
+                let ok = !literal.is_empty()
+                    && literal
+                        .iter()
+                        .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b));
+                if !ok {
+                    return false;
+                }
+                match &value[end + 1..] {
+                    [] => return true,
+                    [b':', port @ ..] => (&[][..], Some(port)),
+                    _ => return false,
+                }
+            }
+            None => return false,
+        },
+        _ => match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+            None => (value, None),
+        },
+    };
+    let reg_name = host.iter().all(|&b| REG_NAME[usize::from(b)]);
+    let port_ok = port.is_none_or(|p| {
+        p.iter().all(u8::is_ascii_digit)
+            && (p.is_empty()
+                || p.iter()
+                    .try_fold(0u32, |n, &d| {
+                        Some(n * 10 + u32::from(d - b'0')).filter(|&n| n <= 65_535)
+                    })
+                    .is_some())
+    });
+    reg_name && port_ok
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -266,6 +352,11 @@ fn trim(s: &[u8]) -> &[u8] {
 }
 
 fn valid_target(method: Method, target: &str) -> bool {
+    // Visible ASCII only, and no fragment, which a client never sends (RFC 9112 3.2).
+    // httparse has refused spaces, controls and DEL; raw non-ASCII bytes it lets through.
+    if non_ascii_or_fragment(target.as_bytes()) {
+        return false;
+    }
     match target.as_bytes().first() {
         Some(b'/') => true,
         Some(b'*') => method == Method::Options && target == "*",
@@ -273,6 +364,25 @@ fn valid_target(method: Method, target: &str) -> bool {
         _ if method == Method::Connect => !target.is_empty(),
         _ => absolute_path_start(target.as_bytes()).is_some(),
     }
+}
+
+/// Whether `bytes` holds a byte >= 0x80 or a `#`. Eight bytes at a time: it runs on every
+/// request's target.
+fn non_ascii_or_fragment(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        // A byte of `y` is zero where `x` has a '#'; the classic zero-byte test finds it.
+        let y = x ^ (ONES * u64::from(b'#'));
+        if (x | (y.wrapping_sub(ONES) & !y)) & HIGH != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b >= 0x80 || b == b'#')
 }
 
 /// Bytes up to the end of the request line, counting the blank lines httparse skips before it.
@@ -329,20 +439,36 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), ErrorCode> {
     }
 }
 
-/// httparse said the version is bad: 505 for a well-formed `HTTP/x.y` other than 1.0/1.1,
-/// 400 for anything else.
-fn version_error(buf: &[u8]) -> ErrorCode {
+/// What a version httparse refused means.
+enum VersionError {
+    /// `HTTP/1.x` with x > 1, its minor digit at this offset: served as HTTP/1.1.
+    LaterMinor(usize),
+    Status(ErrorCode),
+}
+
+/// httparse said the version is bad: 505 for a well-formed request line with an `HTTP/x.y`
+/// other than 1.x, 400 for anything else (a space inside the target included).
+fn version_error(buf: &[u8]) -> VersionError {
+    let skipped = buf.len() - buf.trim_ascii_start().len();
     let line = &buf[..request_line_len(buf).unwrap_or(buf.len())];
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let spaces = line[skipped.min(line.len())..]
+        .iter()
+        .filter(|&&b| b == b' ')
+        .count();
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
     match version {
+        _ if spaces != 2 => VersionError::Status(ErrorCode::BadRequest),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if (b'2'..=b'9').contains(minor) => {
+            VersionError::LaterMinor(line.len() - 1)
+        }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
-            ErrorCode::VersionNotSupported
+            VersionError::Status(ErrorCode::VersionNotSupported)
         }
-        _ => ErrorCode::BadRequest,
+        _ => VersionError::Status(ErrorCode::BadRequest),
     }
 }
 
@@ -474,7 +600,34 @@ mod tests {
             (&long_hdr, Some(431)),
             (&many, Some(431)),
             ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", Some(505)),
-            ("GET / HTTP/1.2\r\nHost: x\r\n\r\n", Some(505)),
+            // RFC 9110 2.5: a later HTTP/1.x is answered as HTTP/1.1.
+            ("GET / HTTP/1.2\r\nHost: x\r\n\r\n", None),
+            ("GET / HTTP/1.9\r\nHost: x\r\n\r\n", None),
+            ("GET / HTTP/1.10\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET / HTTP/0.9\r\nHost: x\r\n\r\n", Some(505)),
+            // The target: a space, raw non-ASCII or a fragment is a bad request, not a version.
+            ("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET /a HTTP/1.1 HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            ("GET /a?b#frag HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+            // Host: a uri-host and an optional port <= 65535, nothing else.
+            ("GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", None),
+            ("GET / HTTP/1.1\r\nHost: [::1]:65535\r\n\r\n", None),
+            ("GET / HTTP/1.1\r\nHost: [fe80::1]\r\n\r\n", None),
+            ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", None),
+            ("GET / HTTP/1.1\r\nHost: x:\r\n\r\n", None),
+            ("GET / HTTP/1.1\r\nHost: user@x\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x/path\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x:65536\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x:99999999999\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x:8a\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: x:1:2\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: []\r\n\r\n", Some(400)),
             ("GET / HTTX/1.1\r\nHost: x\r\n\r\n", Some(400)),
             ("GET / HTTP/1.1\rHost: x\r\n\r\n", Some(400)),
             ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", Some(400)),
@@ -496,7 +649,7 @@ mod tests {
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", Some(400)),
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\n", Some(400)),
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", Some(400)),
-            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", Some(413)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", Some(400)),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", Some(400)),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Some(400)),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Some(400)),
@@ -510,6 +663,27 @@ mod tests {
         ];
         for (req, want) in cases {
             assert_eq!(status(req), *want, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn fragment_and_non_ascii_found_at_every_position() {
+        for len in 0..24 {
+            let clean = vec![b'a'; len];
+            assert!(!non_ascii_or_fragment(&clean));
+            for at in 0..len {
+                for bad in [b'#', 0x80, 0xff, 0xc3] {
+                    let mut t = clean.clone();
+                    t[at] = bad;
+                    assert!(non_ascii_or_fragment(&t), "{len} {at} {bad:#x}");
+                }
+                // Bytes next to '#' (0x22, 0x24) and every other visible ASCII byte pass.
+                for ok in (0x21u8..0x7f).filter(|&b| b != b'#') {
+                    let mut t = clean.clone();
+                    t[at] = ok;
+                    assert!(!non_ascii_or_fragment(&t), "{len} {at} {ok:#x}");
+                }
+            }
         }
     }
 

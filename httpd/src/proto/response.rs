@@ -33,6 +33,8 @@ pub(crate) struct Outcome {
     /// The client sent `Expect: 100-continue` and got no `100 Continue`: it may be holding its
     /// body back, or sending it anyway; either way the next request's start is unknown.
     pub(crate) continue_unanswered: bool,
+    /// The server is shutting down: this is the connection's last response.
+    pub(crate) server_closing: bool,
 }
 
 impl Outcome {
@@ -46,6 +48,7 @@ impl Outcome {
             || self.until_close
             || matches!(self.body_left, BodyLeft::Length(n) if n > DRAIN_LIMIT)
             || (self.continue_unanswered && self.body_left != BodyLeft::Nothing)
+            || self.server_closing
     }
 }
 
@@ -114,6 +117,11 @@ pub(crate) fn write_head(out: &mut Vec<u8>, head: &HeadParts<'_>) {
 /// 1xx, 204 and 304 responses carry no body, and 1xx/204 no `Content-Length` (RFC 9110 8.6).
 pub(crate) fn status_allows_length(status: &str) -> bool {
     !(status.starts_with('1') || status.starts_with("204"))
+}
+
+/// The code of a validated status line (`"404 Not Found"` -> 404).
+pub(crate) fn status_code(status: &str) -> u16 {
+    status.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
 /// Whether a response with this status may carry a body at all.
@@ -270,6 +278,7 @@ Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: close\r\nX-A: 1\r\n\r\n"
             until_close: false,
             body_left: BodyLeft::Nothing,
             continue_unanswered: false,
+            server_closing: false,
         };
         assert!(!base.must_close());
         let cases = [
@@ -318,6 +327,7 @@ Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: close\r\nX-A: 1\r\n\r\n"
             (
                 Outcome {
                     continue_unanswered: true,
+                    server_closing: false,
                     ..base
                 },
                 false,
@@ -325,6 +335,7 @@ Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: close\r\nX-A: 1\r\n\r\n"
             (
                 Outcome {
                     continue_unanswered: true,
+                    server_closing: false,
                     body_left: BodyLeft::Chunked,
                     ..base
                 },
@@ -333,6 +344,7 @@ Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: close\r\nX-A: 1\r\n\r\n"
             (
                 Outcome {
                     continue_unanswered: true,
+                    server_closing: false,
                     body_left: BodyLeft::Length(1),
                     ..base
                 },

@@ -22,8 +22,11 @@ pub(crate) enum Event {
         range: Range<usize>,
         last: bool,
     },
-    /// A whole message (whole-message delivery): its payload is [`Assembler::message`].
+    /// A whole message (whole-message delivery): its payload is [`Assembler::take_message`].
     Message { kind: Opcode },
+    /// A whole data frame (frame delivery): its own opcode ([`Opcode::Continuation`] for a
+    /// later fragment) and FIN bit; its payload is [`Assembler::take_message`].
+    Frame { opcode: Opcode, fin: bool },
     /// The client broke the protocol: close with this code.
     Refused(CloseCode),
 }
@@ -35,6 +38,8 @@ pub(crate) enum Delivery {
     Whole,
     /// Payload as it arrives, without copying.
     Parts,
+    /// Each data frame whole, as the client framed it (ESP-IDF's per-frame receive).
+    Frames,
 }
 
 /// Frames to messages for one connection.
@@ -45,7 +50,7 @@ pub(crate) struct Assembler {
     max_message: usize,
     /// The frame whose payload is arriving: its opcode and FIN bit.
     frame: Option<(Opcode, bool)>,
-    /// The message being assembled ([`Delivery::Whole`]).
+    /// The message ([`Delivery::Whole`]) or frame ([`Delivery::Frames`]) being assembled.
     message: Vec<u8>,
 }
 
@@ -107,6 +112,9 @@ impl Assembler {
                 return (Event::Refused(CloseCode::TOO_BIG), pos);
             }
             self.message.extend_from_slice(&input[range]);
+            if self.delivery == Delivery::Frames && last_of_frame {
+                return (Event::Frame { opcode, fin }, pos);
+            }
             if last {
                 return (Event::Message { kind }, pos);
             }
@@ -149,7 +157,7 @@ mod tests {
                 Event::Control { range, .. } | Event::Part { range, .. } => {
                     buf[range.clone()].to_vec()
                 }
-                Event::Message { .. } => {
+                Event::Message { .. } | Event::Frame { .. } => {
                     let m = a.take_message();
                     let copy = m.clone();
                     a.recycle(m);
@@ -248,6 +256,26 @@ mod tests {
             }
             assert_eq!(text, b"Hello, world", "step {step}");
             assert_eq!(ends, 2, "step {step}");
+        }
+    }
+
+    #[test]
+    fn frames_arrive_whole_with_their_own_opcode_and_fin() {
+        let stream = fragmented_with_ping();
+        for step in 1..=stream.len() {
+            let mut a = Assembler::new(1024, Delivery::Frames);
+            let got: Vec<(Event, Vec<u8>)> = events(&mut a, &stream, step)
+                .into_iter()
+                .filter(|(e, _)| !matches!(e, Event::Control { .. }))
+                .collect();
+            let frame = |opcode, fin| Event::Frame { opcode, fin };
+            let want = vec![
+                (frame(Opcode::Text, false), b"Hel".to_vec()),
+                (frame(Opcode::Continuation, false), b"lo, ".to_vec()),
+                (frame(Opcode::Continuation, true), b"world".to_vec()),
+                (frame(Opcode::Binary, true), vec![9; 300]),
+            ];
+            assert_eq!(got, want, "step {step}");
         }
     }
 

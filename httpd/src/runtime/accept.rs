@@ -12,6 +12,7 @@ use super::{arm, Core};
 use crate::config::Config;
 use crate::conn::session::Session;
 use crate::conn::transport::{Stream, Tcp, Transport};
+use crate::event::Event;
 use crate::hooks::Opened;
 use crate::types::SessionId;
 
@@ -110,6 +111,7 @@ impl Core {
                 }
             }
             socket_closed(config, id, transport);
+            config.events.emit(|| Event::Disconnected { id });
             return None;
         }
         self.lru_clock += 1;
@@ -119,6 +121,10 @@ impl Core {
         let slot = self.sessions.insert(session);
         self.shared.add_client(id);
         log::debug!("session {id} opened from {peer}");
+        self.env
+            .config
+            .events
+            .emit(|| Event::Connected { id, peer });
         Some(slot)
     }
 }

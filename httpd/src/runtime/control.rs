@@ -134,10 +134,11 @@ impl Core {
             self.guarded(Some(slot), "closing a session", |core| {
                 // Whatever fits in the socket still reaches the client (e.g. the response of a
                 // handler that stopped the server).
-                let _ = core.sessions[slot].flush_nonblocking();
+                let _ = core.sessions[slot].flush_nonblocking(&core.env.config.events);
                 core.close(slot);
             });
         }
+        self.sessions.cut_detached();
         self.shared.router.clear();
         self.table = self.shared.router.snapshot().0;
     }

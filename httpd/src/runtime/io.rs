@@ -10,6 +10,7 @@ use super::{arm, Core};
 use crate::api::ws;
 use crate::conn::session::{Discarded, Phase};
 use crate::conn::transport::Transport;
+use crate::event::Event;
 
 /// How long a closing connection's unread input is drained, so the response is not destroyed
 /// by a reset, and how much of it.
@@ -56,7 +57,7 @@ impl Core {
         if s.output.waiting {
             self.held = self.held.saturating_sub(s.pending_output());
         }
-        match s.write_out() {
+        match s.write_out(&self.env.config.events) {
             Ok((true, _)) => {
                 if s.output.waiting {
                     s.output.waiting = false;
@@ -195,5 +196,6 @@ impl Core {
         if catch_unwind(AssertUnwindSafe(move || drop(ctx))).is_err() {
             log::error!("dropping a session context panicked");
         }
+        self.env.config.events.emit(|| Event::Disconnected { id });
     }
 }

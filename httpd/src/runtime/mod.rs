@@ -11,6 +11,7 @@
 
 mod accept;
 pub(crate) mod control;
+mod drain;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod harness;
 mod io;
@@ -21,12 +22,12 @@ mod ws;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use mio::event::Event;
+use mio::event::Event as Readiness;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
@@ -38,6 +39,7 @@ use crate::config::Config;
 use crate::conn::buffer::Pools;
 use crate::conn::session::{Phase, RequestLimits, Session};
 use crate::conn::table::Sessions;
+use crate::event::Event;
 use crate::proto::head::Limits;
 use crate::proto::response::DateCache;
 use crate::router::Table;
@@ -46,6 +48,9 @@ pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
 pub(crate) const WAKER: Token = Token(usize::MAX);
 /// Pipelined responses are held back (coalesced into one write) up to this many bytes.
 const COALESCE_LIMIT: usize = 16 * 1024;
+/// Session table entries allocated up front; the table grows with use up to
+/// `max_open_sockets`, so a large limit costs nothing until it is used.
+const INITIAL_SESSIONS: usize = 64;
 
 pub(crate) struct EventLoop {
     poll: Poll,
@@ -79,6 +84,8 @@ pub(crate) struct Core {
     next_timer: Option<Instant>,
     expired: Vec<usize>,
     now: Instant,
+    /// A graceful shutdown is under way and ends at this instant.
+    drain_deadline: Option<Instant>,
 }
 
 impl EventLoop {
@@ -124,15 +131,25 @@ impl EventLoop {
         {
             log::info!("server listening on {addr}");
         }
-        while !self.core.stopping() {
+        if let Some(addr) = self
+            .core
+            .listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+        {
+            self.core.config().events.emit(|| Event::Started { addr });
+        }
+        while !self.core.stopping() && !self.core.drained() {
             let timeout = if !self.core.ready.is_empty()
                 || (self.core.listener_ready && self.core.can_accept())
             {
                 Some(Duration::ZERO)
             } else {
-                self.core
-                    .next_timer
-                    .map(|t| t.saturating_duration_since(Instant::now()))
+                let next = match (self.core.next_timer, self.core.drain_deadline) {
+                    (Some(t), Some(d)) => Some(t.min(d)),
+                    (t, d) => t.or(d),
+                };
+                next.map(|t| t.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut self.events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
@@ -152,6 +169,9 @@ impl EventLoop {
             }
             if control {
                 self.core.run_control(&self.resumed, &self.ctrl);
+                if let Some(deadline) = self.core.shared.shutdown_requested() {
+                    self.core.begin_drain(deadline);
+                }
             }
             if self.core.listener_ready {
                 self.core.accept();
@@ -160,8 +180,10 @@ impl EventLoop {
             self.core.check_timers();
         }
         self.core.shutdown();
+        self.core.shared.stopping.store(true, Ordering::Release);
         // Queued work that never ran is dropped with the receiver.
         while self.ctrl.try_recv().is_ok() {}
+        self.core.config().events.emit(|| Event::Stopped);
         log::info!("server stopped");
     }
 }
@@ -199,8 +221,8 @@ impl Core {
             listener,
             listener_ready: false,
             shared,
-            sessions: Sessions::with_capacity(config.max_open_sockets),
-            ready: VecDeque::with_capacity(config.max_open_sockets),
+            sessions: Sessions::with_capacity(config.max_open_sockets.min(INITIAL_SESSIONS)),
+            ready: VecDeque::with_capacity(config.max_open_sockets.min(INITIAL_SESSIONS)),
             table,
             table_version,
             ex: Exchange::new(config.max_req_headers),
@@ -211,12 +233,14 @@ impl Core {
             next_timer: None,
             expired: Vec::new(),
             now: Instant::now(),
+            drain_deadline: None,
             env: Env {
                 pending_budget: config.max_pending_response,
                 config,
                 date: DateCache::new(),
                 server,
                 resume,
+                draining: Arc::new(AtomicBool::new(false)),
             },
         }
     }
@@ -259,7 +283,7 @@ impl Core {
         }
     }
 
-    fn on_event(&mut self, slot: usize, event: &Event) {
+    fn on_event(&mut self, slot: usize, event: &Readiness) {
         let Some(s) = self.sessions.get_mut(slot) else {
             return;
         };

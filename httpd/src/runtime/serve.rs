@@ -12,6 +12,7 @@ use crate::api::exchange::{BodyReader, Env, Exchange};
 use crate::api::request::Request;
 use crate::api::ws::{self, Upgrade};
 use crate::conn::session::{Inbound, Phase};
+use crate::event::Event;
 use crate::proto::chunked;
 use crate::proto::head::{Head, UnreadBody};
 use crate::proto::response::{BodyLeft, DateCache, Outcome, CONTINUE};
@@ -125,6 +126,11 @@ impl Core {
         self.ex.begin(head, self.env.config.max_req_hdr_len);
         self.sessions[slot].deadline = None;
         let (mut req, table) = self.request(slot);
+        req.env.config.events.emit(|| Event::RequestHead {
+            id: req.session.id,
+            method: head.method,
+            uri: req.uri(),
+        });
         let route = table.route(
             head.method,
             path_of(head.target.get(&req.session.input.data)),
@@ -140,8 +146,21 @@ impl Core {
                 Ok(Upgrade::Refused) => (Ok(()), None),
                 Err(e) => (Err(e), None),
             },
-            Route::MethodNotAllowed => {
+            Route::MethodNotAllowed(allowed) => {
+                // RFC 9110 15.5.6: a 405 says which methods the path has.
                 let code = ErrorCode::MethodNotAllowed;
+                let _ = req.set_header("Allow", &allowed.header_value());
+                (answer_error(table, &mut req, code), Some(code))
+            }
+            Route::Options(allowed) => {
+                let _ = req.set_status("204 No Content");
+                let _ = req.set_header("Allow", &allowed.header_value());
+                (req.send(b""), None)
+            }
+            Route::NotImplemented => {
+                // A client asking for a tunnel may send tunnel bytes next: do not read them.
+                let code = ErrorCode::NotImplemented;
+                let _ = req.set_header("Connection", "close");
                 (answer_error(table, &mut req, code), Some(code))
             }
             Route::NotFound => {
@@ -205,6 +224,7 @@ impl Core {
                 date: DateCache::new(),
                 server: self.env.server.clone(),
                 resume: None,
+                draining: Arc::clone(&self.env.draining),
             },
         });
         match handoff.hand_over(detached) {
@@ -276,6 +296,7 @@ impl Core {
             until_close: false,
             body_left: left,
             continue_unanswered: head.expect_continue && !s.continue_sent,
+            server_closing: self.env.draining(),
         };
         s.input.consume(consumed);
         s.continue_sent = false;
@@ -322,7 +343,11 @@ pub(super) fn call(f: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
 /// The custom handler for `code` if one is registered, else the default error page.
 fn answer_error(table: &Table, req: &mut Request<'_>, code: ErrorCode) -> Result<(), Error> {
     match table.err_handler(code) {
-        Some(f) => call(|| f(req, code)),
+        Some(f) => {
+            let id = req.session.id;
+            req.env.config.events.emit(|| Event::Error { id, code });
+            call(|| f(req, code))
+        }
         None => req.send_err(code, None),
     }
 }

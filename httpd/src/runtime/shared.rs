@@ -3,6 +3,7 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use crate::router::Router;
 use crate::types::SessionId;
@@ -11,6 +12,8 @@ use crate::types::SessionId;
 pub(crate) struct Shared {
     pub(crate) router: Router,
     pub(crate) stopping: AtomicBool,
+    /// A graceful shutdown was asked for, with this deadline (taken by the loop).
+    shutdown_at: Mutex<Option<Instant>>,
     clients: Mutex<Vec<SessionId>>,
     ws_clients: Mutex<Vec<SessionId>>,
 }
@@ -20,7 +23,8 @@ impl Shared {
         Shared {
             router,
             stopping: AtomicBool::new(false),
-            clients: Mutex::new(Vec::with_capacity(max_clients)),
+            shutdown_at: Mutex::new(None),
+            clients: Mutex::new(Vec::with_capacity(max_clients.min(64))),
             ws_clients: Mutex::new(Vec::new()),
         }
     }
@@ -37,6 +41,17 @@ impl Shared {
     /// The sessions speaking WebSocket, sorted.
     pub(crate) fn ws_clients(&self) -> Vec<SessionId> {
         sorted(&Self::lock(&self.ws_clients))
+    }
+
+    /// Asks the loop for a graceful shutdown ending at `deadline` (the earliest asked wins).
+    pub(crate) fn request_shutdown(&self, deadline: Instant) {
+        let mut at = self.shutdown_at.lock().unwrap_or_else(|p| p.into_inner());
+        *at = Some(at.map_or(deadline, |t| t.min(deadline)));
+    }
+
+    /// The graceful shutdown asked for, if any.
+    pub(crate) fn shutdown_requested(&self) -> Option<Instant> {
+        *self.shutdown_at.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn add_client(&self, id: SessionId) {

@@ -60,7 +60,11 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A client over a connection made elsewhere.
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
@@ -381,4 +385,18 @@ pub fn adder_log(n: i64) -> Vec<String> {
     expected.push(format!("/adder GET handler send {}", n * (n + 1) / 2));
     expected.push("/adder Free Context function called".to_owned());
     expected
+}
+
+/// Whether `program --version` runs; prints a note (the test is then skipped) when it does not.
+pub fn installed(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("note: {program} is not installed; skipping this test");
+    }
+    found
 }

@@ -32,8 +32,9 @@ type PostFn = Arc<dyn Fn(&mut WsConn<'_>) -> Result<(), Error> + Send + Sync>;
 /// Told whether an asynchronously sent frame reached the session's output.
 pub type WsSendCallback = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
-/// Default largest message an endpoint accepts (close 1009 beyond it).
-const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
+/// Default largest message an endpoint accepts (close 1009 beyond it): 16 MiB, tungstenite's
+/// frame limit. A message's buffer grows only as its bytes arrive.
+const DEFAULT_MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// A received WebSocket message, message part or control frame.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +46,8 @@ pub struct WsFrame<'a> {
 
 impl<'a> WsFrame<'a> {
     /// `Text` or `Binary` for messages and their parts; `Ping`, `Pong` or `Close` for control
-    /// frames (given to endpoints that asked for them).
+    /// frames (given to endpoints that asked for them). With [`WsHandler::frames`], each data
+    /// frame's own opcode: `Continuation` for the later fragments of a message.
     pub fn opcode(&self) -> Opcode {
         self.opcode
     }
@@ -55,7 +57,8 @@ impl<'a> WsFrame<'a> {
         self.payload
     }
 
-    /// Whether this is the whole message, or its last part.
+    /// Whether this is the whole message, or its last part (with [`WsHandler::frames`]: the
+    /// frame's FIN bit).
     pub fn is_final(&self) -> bool {
         self.fin
     }
@@ -141,6 +144,8 @@ pub(crate) struct WsEndpoint {
     pub(crate) post: Option<PostFn>,
     pub(crate) control_frames: bool,
     pub(crate) part_len: Option<usize>,
+    /// Deliver each data frame whole ([`WsHandler::frames`]).
+    pub(crate) frames: bool,
     pub(crate) max_message: usize,
 }
 
@@ -159,13 +164,15 @@ impl WsHandler {
                 post: None,
                 control_frames: false,
                 part_len: None,
+                frames: false,
                 max_message: DEFAULT_MAX_MESSAGE,
             },
         }
     }
 
     /// The subprotocol this endpoint speaks: chosen (`Sec-WebSocket-Protocol`) when the client
-    /// offers it.
+    /// offers it. A comma-separated list names several, in order of preference (ESP-IDF's
+    /// `supported_subprotocol` as esp-idf-svc passes it): the first the client offers is chosen.
     pub fn subprotocol(mut self, name: impl Into<String>) -> Self {
         self.endpoint.subprotocol = Some(name.into());
         self
@@ -206,8 +213,18 @@ impl WsHandler {
         self
     }
 
+    /// Deliver each data frame whole, as the client framed it, instead of whole messages:
+    /// the handler is called once per frame, with the frame's own opcode (`Continuation` for
+    /// the later fragments of a message) and its FIN bit as [`WsFrame::is_final`]. ESP-IDF's
+    /// per-frame `httpd_ws_recv_frame`, which esp-rs handlers expect. `part_len` takes
+    /// precedence over it.
+    pub fn frames(mut self, enable: bool) -> Self {
+        self.endpoint.frames = enable;
+        self
+    }
+
     /// The largest message accepted; a larger one closes the connection with 1009.
-    /// Default 64 KiB.
+    /// Default 16 MiB (ESP-IDF's echo example takes what it can allocate).
     pub fn max_message(mut self, n: usize) -> Self {
         self.endpoint.max_message = n;
         self
@@ -221,6 +238,7 @@ impl fmt::Debug for WsHandler {
             .field("subprotocol", &self.endpoint.subprotocol)
             .field("control_frames", &self.endpoint.control_frames)
             .field("part_len", &self.endpoint.part_len)
+            .field("frames", &self.endpoint.frames)
             .field("max_message", &self.endpoint.max_message)
             .finish_non_exhaustive()
     }
@@ -272,10 +290,12 @@ pub(crate) fn handshake(req: &mut Request<'_>, endpoint: &WsEndpoint) -> Result<
             return Ok(Upgrade::Refused);
         }
     }
-    let protocol = endpoint
-        .subprotocol
-        .as_deref()
-        .filter(|p| has_token(req.header("sec-websocket-protocol"), p));
+    let offered = req.header("sec-websocket-protocol");
+    let protocol = endpoint.subprotocol.as_deref().and_then(|list| {
+        list.split(',')
+            .map(str::trim)
+            .find(|p| !p.is_empty() && has_token(offered, p))
+    });
     let out = &mut req.session.output.data;
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
     out.extend_from_slice(accept.as_bytes());

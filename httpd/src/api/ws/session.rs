@@ -43,9 +43,10 @@ pub(crate) struct WsState {
 
 impl WsState {
     pub(crate) fn new(endpoint: Arc<WsEndpoint>) -> Self {
-        let delivery = match endpoint.part_len {
-            Some(_) => Delivery::Parts,
-            None => Delivery::Whole,
+        let delivery = match (endpoint.part_len, endpoint.frames) {
+            (Some(_), _) => Delivery::Parts,
+            (None, true) => Delivery::Frames,
+            (None, false) => Delivery::Whole,
         };
         WsState {
             assembler: Assembler::new(endpoint.max_message, delivery),
@@ -106,23 +107,31 @@ pub(crate) fn on_input(session: &mut Session, env: &Env) -> WsNext {
                 let range = at + range.start..at + range.end;
                 break deliver_parts(session, env, kind, range, part_len, last);
             }
-            Event::Message { kind } => {
-                let message = ws.assembler.take_message();
-                let frame = WsFrame {
-                    opcode: kind,
-                    payload: &message,
-                    fin: true,
-                };
-                let r = call(session, env, frame);
-                if let Some(ws) = state_of(&mut session.phase) {
-                    ws.assembler.recycle(message);
-                }
-                break r;
-            }
+            Event::Message { kind } => break deliver_assembled(session, env, kind, true),
+            Event::Frame { opcode, fin } => break deliver_assembled(session, env, opcode, fin),
         }
     };
     session.input.consume(pos.min(session.input.end));
     next
+}
+
+/// Hands the message (or frame) the assembler holds to the handler; a whole message is its
+/// own last frame.
+fn deliver_assembled(session: &mut Session, env: &Env, opcode: Opcode, fin: bool) -> WsNext {
+    let Some(ws) = state_of(&mut session.phase) else {
+        return WsNext::Close;
+    };
+    let message = ws.assembler.take_message();
+    let frame = WsFrame {
+        opcode,
+        payload: &message,
+        fin,
+    };
+    let r = call(session, env, frame);
+    if let Some(ws) = state_of(&mut session.phase) {
+        ws.assembler.recycle(message);
+    }
+    r
 }
 
 /// Delivers payload `range` of the input in parts of at most `part_len` bytes.

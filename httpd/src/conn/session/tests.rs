@@ -174,11 +174,11 @@ fn output_waits_for_room_and_resumes_where_it_stopped() {
     let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
     s.output.data.extend_from_slice(&data);
     client.set_room(Some(3000));
-    assert_eq!(s.write_out().unwrap(), (false, true));
+    assert_eq!(s.write_out(&Emitter::default()).unwrap(), (false, true));
     assert_eq!(s.pending_output(), 7000);
-    assert_eq!(s.write_out().unwrap(), (false, false));
+    assert_eq!(s.write_out(&Emitter::default()).unwrap(), (false, false));
     client.set_room(None);
-    assert!(s.flush_nonblocking().unwrap());
+    assert!(s.flush_nonblocking(&Emitter::default()).unwrap());
     assert_eq!(client.received(), data);
     assert!(!s.output.busy());
 }
@@ -190,14 +190,14 @@ fn a_body_source_is_pulled_only_as_the_transport_drains() {
     let source = Source::new(Box::new(Cursor::new(body.clone())), SourceFraming::Chunked);
     s.output.source = Some(Box::new(source));
     client.set_room(Some(1000));
-    assert!(!s.flush_nonblocking().unwrap());
+    assert!(!s.flush_nonblocking(&Emitter::default()).unwrap());
     // One pull's worth is buffered, not the whole body.
     assert!(s.pending_output() < 2 * crate::conn::source::PULL_LEN);
     assert!(s.output.busy());
     let mut wire = client.received();
     for _ in 0..100 {
         client.set_room(Some(50_000));
-        let done = s.flush_nonblocking().unwrap();
+        let done = s.flush_nonblocking(&Emitter::default()).unwrap();
         wire.extend(client.received());
         if done {
             break;
@@ -217,7 +217,7 @@ fn a_broken_source_closes_the_session_after_what_was_pulled() {
     let (mut s, client, _) = session();
     let source = Source::new(Box::new(&b"abc"[..]), SourceFraming::Length(10));
     s.output.source = Some(Box::new(source));
-    assert!(s.flush_nonblocking().unwrap());
+    assert!(s.flush_nonblocking(&Emitter::default()).unwrap());
     assert_eq!(client.received(), b"abc");
     assert!(s.output.close_when_flushed);
 }
@@ -235,7 +235,8 @@ fn a_blocking_flush_waits_for_a_slow_reader() {
         }
         got
     });
-    s.flush_blocking(0, Duration::from_secs(10)).unwrap();
+    s.flush_blocking(0, Duration::from_secs(10), &Emitter::default())
+        .unwrap();
     assert_eq!(reader.join().unwrap(), vec![7u8; 5000]);
 }
 
