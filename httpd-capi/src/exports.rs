@@ -487,6 +487,18 @@ pub unsafe extern "C" fn httpd_queue_work(
     })
 }
 
+/// The server and session of the socket functions' arguments, or `HTTPD_SOCK_ERR_INVALID`.
+fn sock_args(
+    hd: httpd_handle_t,
+    sockfd: c_int,
+    null_buf: bool,
+) -> Result<(Arc<Inner>, httpd::SessionId), c_int> {
+    match session(hd, sockfd) {
+        Some(found) if !null_buf => Ok(found),
+        _ => Err(HTTPD_SOCK_ERR_INVALID),
+    }
+}
+
 /// Sends raw bytes to connection `sockfd` (through its send override when one is set; else
 /// after its pending output). Returns the count or `HTTPD_SOCK_ERR_*`.
 ///
@@ -501,12 +513,10 @@ pub unsafe extern "C" fn httpd_socket_send(
     flags: c_int,
 ) -> c_int {
     guard(HTTPD_SOCK_ERR_FAIL, || {
-        let Some((inner, id)) = session(hd, sockfd) else {
-            return HTTPD_SOCK_ERR_INVALID;
+        let (inner, id) = match sock_args(hd, sockfd, buf.is_null()) {
+            Ok(args) => args,
+            Err(e) => return e,
         };
-        if buf.is_null() {
-            return HTTPD_SOCK_ERR_INVALID;
-        }
         if let Some(f) = inner.with_sess(sockfd, |s| s.io.send_fn()).flatten() {
             // SAFETY: the program's send override with the program's own buffer.
             return unsafe { f(hd, sockfd, buf, buf_len, flags) };
@@ -558,12 +568,10 @@ pub unsafe extern "C" fn httpd_socket_recv(
     flags: c_int,
 ) -> c_int {
     guard(HTTPD_SOCK_ERR_FAIL, || {
-        let Some((inner, _)) = session(hd, sockfd) else {
-            return HTTPD_SOCK_ERR_INVALID;
+        let (inner, _) = match sock_args(hd, sockfd, buf.is_null()) {
+            Ok(args) => args,
+            Err(e) => return e,
         };
-        if buf.is_null() {
-            return HTTPD_SOCK_ERR_INVALID;
-        }
         if let Some(f) = inner.with_sess(sockfd, |s| s.io.recv_fn()).flatten() {
             // SAFETY: the program's recv override with the program's own buffer.
             return unsafe { f(hd, sockfd, buf, buf_len, flags) };

@@ -95,24 +95,19 @@ fn simple_example_behaves_as_on_the_chip() {
 fn the_shared_library_serves_too() {
     let lib_dir = common::static_lib().parent().unwrap().to_path_buf();
     let exe = common::scratch().join("simple_shared");
-    let out = Command::new("gcc")
-        .args(["-std=gnu11", "-Wall", "-Werror"])
-        .arg(common::crate_dir().join("examples/simple.c"))
-        .arg(format!(
-            "-I{}",
-            common::crate_dir().join("include").display()
-        ))
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .args(["-lesp_http_server", "-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::gcc([
+        common::crate_dir()
+            .join("examples/simple.c")
+            .into_os_string(),
+        format!("-L{}", lib_dir.display()).into(),
+        format!("-Wl,-rpath,{}", lib_dir.display()).into(),
+        "-lesp_http_server".into(),
+        "-lpthread".into(),
+        "-ldl".into(),
+        "-lm".into(),
+        "-o".into(),
+        exe.clone().into_os_string(),
+    ]);
     let mut cmd = Command::new(&exe);
     cmd.arg("0");
     let server = Prog::spawn_example(cmd);

@@ -181,20 +181,7 @@ fn header_layout_and_constants_match_rust() {
     let src = dir.join("layout.c");
     std::fs::write(&src, c).unwrap();
     let exe = dir.join("layout");
-    let include = common::crate_dir().join("include");
-    let out = Command::new("gcc")
-        .args(["-std=gnu11", "-Wall", "-Werror"])
-        .arg(&src)
-        .arg(format!("-I{}", include.display()))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::gcc([src.as_os_str(), "-o".as_ref(), exe.as_os_str()]);
     let out = Command::new(&exe).output().expect("running layout");
     let printed: HashMap<String, i64> = String::from_utf8(out.stdout)
         .unwrap()
@@ -250,7 +237,6 @@ fn every_header_compiles_alone_with_the_readme_flags() {
         "esp_event_base.h",
     ];
     let dir = common::scratch();
-    let include = common::crate_dir().join("include");
     for h in headers {
         let src = dir.join("one_header.c");
         std::fs::write(
@@ -258,17 +244,7 @@ fn every_header_compiles_alone_with_the_readme_flags() {
             format!("#include <{h}>\nint main(void) {{ return 0; }}\n"),
         )
         .unwrap();
-        let out = Command::new("gcc")
-            .args(["-std=gnu11", "-Wall", "-Werror", "-fsyntax-only"])
-            .arg(&src)
-            .arg(format!("-I{}", include.display()))
-            .output()
-            .expect("gcc");
-        assert!(
-            out.status.success(),
-            "{h}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::gcc(["-fsyntax-only".as_ref(), src.as_os_str()]);
     }
 }
 
@@ -302,7 +278,6 @@ fn handshake_callback_layouts_match_rust() {
         ),
     ];
     let dir = common::scratch();
-    let include = common::crate_dir().join("include");
     for (i, (flags, field, size, offset)) in cases.iter().enumerate() {
         let src = dir.join(format!("cb_layout{i}.c"));
         std::fs::write(
@@ -315,20 +290,9 @@ fn handshake_callback_layouts_match_rust() {
         )
         .unwrap();
         let exe = dir.join(format!("cb_layout{i}"));
-        let out = Command::new("gcc")
-            .args(["-std=gnu11", "-Wall", "-Werror"])
-            .args(*flags)
-            .arg(&src)
-            .arg(format!("-I{}", include.display()))
-            .arg("-o")
-            .arg(&exe)
-            .output()
-            .expect("gcc");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut args: Vec<&std::ffi::OsStr> = flags.iter().map(|f| f.as_ref()).collect();
+        args.extend([src.as_os_str(), "-o".as_ref(), exe.as_os_str()]);
+        common::gcc(args);
         let out = Command::new(&exe).output().expect("running");
         assert_eq!(
             String::from_utf8(out.stdout).unwrap().trim(),

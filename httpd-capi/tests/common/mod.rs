@@ -31,6 +31,26 @@ pub fn static_lib() -> &'static Path {
     })
 }
 
+/// Runs gcc with the README's flags (`-std=gnu11 -Wall -Werror -I include`) and `args`;
+/// panics with gcc's output when it fails.
+pub fn gcc<I, S>(args: I)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new("gcc")
+        .args(["-std=gnu11", "-Wall", "-Werror"])
+        .arg(format!("-I{}", crate_dir().join("include").display()))
+        .args(args)
+        .output()
+        .expect("running gcc");
+    assert!(
+        output.status.success(),
+        "gcc failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A fresh directory for this test process's binaries.
 pub fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -64,23 +84,13 @@ fn compile_now(src: &str, flags: &[&str], n: usize) -> PathBuf {
     let src = crate_dir().join(src);
     let name = src.file_stem().unwrap().to_string_lossy().into_owned();
     let out = scratch().join(format!("{name}-{n}"));
-    let include = crate_dir().join("include");
-    let output = Command::new("gcc")
-        .args(["-std=gnu11", "-Wall", "-Werror", "-g"])
-        .args(flags)
-        .arg(&src)
-        .arg(format!("-I{}", include.display()))
-        .arg(static_lib())
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&out)
-        .output()
-        .expect("running gcc");
-    assert!(
-        output.status.success(),
-        "gcc {} failed:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut args: Vec<std::ffi::OsString> = vec!["-g".into()];
+    args.extend(flags.iter().map(Into::into));
+    args.push(src.into_os_string());
+    args.push(static_lib().into());
+    args.extend(["-lpthread", "-ldl", "-lm", "-o"].map(Into::into));
+    args.push(out.clone().into_os_string());
+    gcc(args);
     out
 }
 
