@@ -1,5 +1,5 @@
 /* Event base declarations (ESP-IDF's esp_event_base.h), enough for headers that declare bases.
- * The host library posts no events. */
+ * The host library posts ESP_HTTP_SERVER_EVENTs only (see esp_event.h). */
 #ifndef HTTPD_CAPI_ESP_EVENT_BASE_H
 #define HTTPD_CAPI_ESP_EVENT_BASE_H
 

@@ -11,7 +11,8 @@
  *    the descriptor and must close() it, as on the chip;
  *  - task_priority, stack_size, core_id, task_caps and ctrl_port are accepted as hints and not
  *    used (the server runs on a host thread and is controlled over an in-process channel);
- *  - strings passed to httpd_resp_set_status/_type/_hdr are copied when set.
+ *  - strings passed to httpd_resp_set_status/_type/_hdr are copied when set;
+ *  - ESP_HTTP_SERVER_EVENT handlers run on the server's thread, not an event loop task.
  */
 #ifndef _ESP_HTTP_SERVER_H_
 #define _ESP_HTTP_SERVER_H_
@@ -41,7 +42,7 @@ extern "C" {
 #define ESP_HTTPD_DEF_CTRL_PORT (32768)
 
 #if CONFIG_HTTPD_ENABLE_EVENTS
-/** Event base of the server's events (declared; the host library posts no events). */
+/** Event base of the server's events (handlers: esp_event_handler_register in esp_event.h). */
 ESP_EVENT_DECLARE_BASE(ESP_HTTP_SERVER_EVENT);
 #endif
 

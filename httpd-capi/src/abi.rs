@@ -113,6 +113,10 @@ pub type httpd_work_fn_t = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 pub type transfer_complete_cb =
     Option<unsafe extern "C" fn(err: esp_err_t, socket: c_int, arg: *mut c_void)>;
 
+/// `esp_event_handler_t`.
+pub type esp_event_handler_t =
+    Option<unsafe extern "C" fn(arg: *mut c_void, base: *const c_char, id: i32, data: *mut c_void)>;
+
 /// `httpd_config_t`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

@@ -26,8 +26,10 @@
 //! - `request`: `httpd_req_t` per handler call and the request/response functions.
 //! - `exports`: the server-level functions.
 //! - `ws`: WebSocket.
+//! - `events`: `ESP_HTTP_SERVER_EVENT`s for handlers registered with `esp_event_handler_register`.
 
 pub mod abi;
+mod events;
 mod exports;
 mod request;
 mod server;
@@ -35,6 +37,7 @@ mod sockio;
 mod text;
 mod ws;
 
+pub use events::*;
 pub use exports::*;
 pub use request::*;
 pub use text::{
@@ -57,12 +60,12 @@ pub(crate) fn guard<R>(fallback: R, f: impl FnOnce() -> R) -> R {
 
 /// An `esp_event_base_t` exported to C.
 #[repr(transparent)]
-pub struct EventBase(*const c_char);
+pub struct EventBase(pub(crate) *const c_char);
 
 // SAFETY: the pointer is to a static, immutable C string literal: sharing it between threads
 // shares only reads of constant data.
 unsafe impl Sync for EventBase {}
 
-/// `ESP_HTTP_SERVER_EVENT`: declared by the header; the host library posts no events.
+/// `ESP_HTTP_SERVER_EVENT`: the base of the server's events (see `esp_event_handler_register`).
 #[no_mangle]
 pub static ESP_HTTP_SERVER_EVENT: EventBase = EventBase(c"ESP_HTTP_SERVER_EVENT".as_ptr());

@@ -115,6 +115,8 @@ pub(crate) struct Inner {
     pub(crate) state: AtomicI32,
     /// The server thread, once known: blocking calls from it would deadlock.
     pub(crate) thread: OnceLock<std::thread::ThreadId>,
+    /// The last connection closed, for its `DISCONNECTED` event (posted after `close_fn`).
+    last_closed: Mutex<Option<(SessionId, c_int)>>,
 }
 
 /// Locks a mutex, recovering it after a panic elsewhere (every edit is one assignment).
@@ -189,6 +191,14 @@ impl Inner {
         lock(&self.global_transport_ctx).0
     }
 
+    /// The descriptor session `id` had, if it is the connection closed last.
+    pub(crate) fn closed_fd(&self, id: SessionId) -> c_int {
+        match *lock(&self.last_closed) {
+            Some((closed, fd)) if closed == id => fd,
+            _ => self.fd_of(id),
+        }
+    }
+
     pub(crate) fn on_server_thread(&self) -> bool {
         self.thread.get() == Some(&std::thread::current().id())
     }
@@ -207,7 +217,7 @@ fn seconds(s: u16) -> Duration {
 /// from the C struct. Host-only hints
 /// (priority, stack size, core, capabilities, control port, interface) are accepted and not
 /// used.
-pub(crate) fn config_from_c(c: &httpd_config_t, hooks: CHooks) -> Result<Config, esp_err_t> {
+pub(crate) fn config_from_c(c: &httpd_config_t, inner: &Arc<Inner>) -> Result<Config, esp_err_t> {
     let positive = |v: c_int, default: u64| {
         if v > 0 {
             v as u64
@@ -260,7 +270,15 @@ pub(crate) fn config_from_c(c: &httpd_config_t, hooks: CHooks) -> Result<Config,
         .linger(linger)
         .uri_match(matcher)
         .failure_policy(FailurePolicy::Close)
-        .socket_hooks(hooks)
+        .socket_hooks(CHooks(Arc::clone(inner)))
+        .on_event({
+            let inner = Arc::downgrade(inner);
+            move |e| {
+                if let Some(inner) = inner.upgrade() {
+                    crate::events::on_event(&inner, e);
+                }
+            }
+        })
         .build()
         .map_err(|e| {
             log::error!("httpd_start: {e}");
@@ -284,8 +302,9 @@ pub(crate) fn start(c: &httpd_config_t) -> Result<httpd_handle_t, esp_err_t> {
         )),
         state: AtomicI32::new(HTTP_SERVER_EVENT_START),
         thread: OnceLock::new(),
+        last_closed: Mutex::new(None),
     });
-    let config = config_from_c(c, CHooks(Arc::clone(&inner)))?;
+    let config = config_from_c(c, &inner)?;
     let server = Server::start(config).map_err(|e| {
         log::error!("httpd_start: {e}");
         ESP_ERR_HTTPD_TASK
@@ -385,6 +404,7 @@ impl SocketHooks for CHooks {
             t.by_id.remove(&id);
             t.by_fd.remove(&fd)
         };
+        *lock(&inner.last_closed) = Some((id, fd));
         if let Some(s) = sess {
             s.ctx.free();
             s.transport.free();

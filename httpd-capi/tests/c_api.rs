@@ -445,3 +445,44 @@ fn the_default_config_starts_as_it_is() {
     assert!(default_ok || port_taken, "{stdout}\n{stderr}");
     assert!(stdout.contains("second=ESP_OK"), "{stdout}");
 }
+
+#[test]
+fn server_events_reach_registered_handlers() {
+    let p = start();
+    let mut c = Client::connect(p.addr(0));
+    assert_eq!(get(&mut c, "/fd").status, 200);
+    assert_eq!(get(&mut c, "/nowhere").status, 404);
+    drop(c);
+    let mut c = Client::connect(p.addr(0));
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let text = loop {
+        let text = get(&mut c, "/events").text();
+        // Three servers started (each posts START from its own thread); two connections so
+        // far, the first one closed.
+        if text.contains("disconnected=1") && text.starts_with("start=3 ") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::yield_now();
+    };
+    let count = |name: &str| -> i64 {
+        let field = text
+            .split(' ')
+            .find(|f| f.starts_with(&format!("{name}=")))
+            .unwrap();
+        field[name.len() + 1..].parse().unwrap()
+    };
+    assert_eq!(count("start"), 3, "{text}");
+    assert_eq!(count("connected"), 2, "{text}");
+    assert!(count("header") >= 3, "{text}");
+    assert!(count("headers_sent") >= 2, "{text}");
+    assert!(count("sent") >= 2, "{text}");
+    assert_eq!(
+        count("fd_ok"),
+        1,
+        "ON_CONNECTED carries the open descriptor: {text}"
+    );
+    // The 404 was an ERROR event; the state is the last event's (the /events request head).
+    assert!(count("error") >= 1, "{text}");
+    assert_eq!(count("state"), 3, "{text}");
+}

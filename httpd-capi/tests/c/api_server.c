@@ -612,6 +612,39 @@ static esp_err_t stop_self_handler(httpd_req_t *req)
     return ESP_OK;
 }
 
+/* ---- events ------------------------------------------------------------------------------ */
+
+static int event_counts[HTTP_SERVER_EVENT_STOP + 1];
+static int connected_fd_ok = 1;
+
+static void on_server_event(void *arg, esp_event_base_t base, int32_t id, void *data)
+{
+    if (base != ESP_HTTP_SERVER_EVENT || id < 0 || id > HTTP_SERVER_EVENT_STOP) {
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    event_counts[id]++;
+    if (id == HTTP_SERVER_EVENT_ON_CONNECTED && fcntl(*(int *)data, F_GETFD) == -1) {
+        connected_fd_ok = 0;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static esp_err_t events_handler(httpd_req_t *req)
+{
+    text_t t = {0};
+    pthread_mutex_lock(&lock);
+    put(&t, "start=%d connected=%d header=%d headers_sent=%d sent=%d disconnected=%d error=%d "
+            "fd_ok=%d state=%d",
+        event_counts[HTTP_SERVER_EVENT_START], event_counts[HTTP_SERVER_EVENT_ON_CONNECTED],
+        event_counts[HTTP_SERVER_EVENT_ON_HEADER], event_counts[HTTP_SERVER_EVENT_HEADERS_SENT],
+        event_counts[HTTP_SERVER_EVENT_SENT_DATA], event_counts[HTTP_SERVER_EVENT_DISCONNECTED],
+        event_counts[HTTP_SERVER_EVENT_ERROR], connected_fd_ok,
+        (int)httpd_get_server_state(req->handle));
+    pthread_mutex_unlock(&lock);
+    return send_text(req, &t);
+}
+
 /* ---- the wildcard server ----------------------------------------------------------------- */
 
 static esp_err_t echo_uri_handler(httpd_req_t *req)
@@ -713,13 +746,17 @@ static const httpd_uri_t main_uris[] = {
     GET("/invalid", invalid_handler),
     GET("/wildtable", wildtable_handler),
     GET("/stop_self", stop_self_handler),
+    GET("/events", events_handler),
 };
 
 static int start_servers(httpd_handle_t *out)
 {
+    ESP_ERROR_CHECK(esp_event_loop_create_default());
+    ESP_ERROR_CHECK(esp_event_handler_register(ESP_HTTP_SERVER_EVENT, ESP_EVENT_ANY_ID,
+                                               on_server_event, NULL));
     httpd_config_t config = HTTPD_DEFAULT_CONFIG();
     config.server_port = 0;
-    config.max_uri_handlers = 42;
+    config.max_uri_handlers = 43;
     config.max_resp_headers = 2;
     config.recv_wait_timeout = 1;
     config.max_open_sockets = 12;
