@@ -158,7 +158,7 @@ typedef struct httpd_config {
     int         keep_alive_idle;    /* seconds; 0: 5 */
     int         keep_alive_interval;/* seconds; 0: 5 */
     int         keep_alive_count;   /* probes; 0: 3 */
-    struct ifreq *if_name;          /* bind to this interface's device (read at start only) */
+    struct ifreq *if_name;          /* serve this interface only (its IPv4 address on a host; read at start) */
     httpd_open_func_t open_fn;
     httpd_close_func_t close_fn;
     httpd_uri_match_func_t uri_match_fn; /* NULL: exact match */

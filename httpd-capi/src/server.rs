@@ -242,11 +242,12 @@ pub(crate) fn config_from_c(c: &httpd_config_t, inner: &Arc<Inner>) -> Result<Co
             UriMatch::custom(move |template, path| crate::text::call_matcher(f, template, path))
         }
     };
+    let bind_addr = interface_addr(c.if_name)?.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let recv = seconds(c.recv_wait_timeout);
     let or_default = |v: usize, d: usize| if v == 0 { d } else { v };
     ConfigBuilder::esp_idf()
         .port(c.server_port)
-        .bind_addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        .bind_addr(bind_addr)
         .thread_name("httpd")
         .stack_size(c.stack_size.max(256 * 1024))
         .max_open_sockets(usize::from(c.max_open_sockets))
@@ -284,6 +285,58 @@ pub(crate) fn config_from_c(c: &httpd_config_t, inner: &Arc<Inner>) -> Result<Co
             log::error!("httpd_start: {e}");
             ESP_ERR_INVALID_ARG
         })
+}
+
+/// The IPv4 address of the interface `if_name` names (`struct ifreq`, whose first member is
+/// the name): the host's way to serve one interface only. `None` without an interface;
+/// `ESP_ERR_INVALID_ARG` for an interface that does not exist or has no IPv4 address.
+fn interface_addr(ifr: *mut c_void) -> Result<Option<IpAddr>, esp_err_t> {
+    if ifr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: `if_name` points at a `struct ifreq` (the config's contract), which begins with
+    // `char ifr_name[IFNAMSIZ]`.
+    let raw = unsafe { std::slice::from_raw_parts(ifr.cast::<u8>(), libc::IFNAMSIZ) };
+    let name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a list that freeifaddrs releases below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Err(ESP_ERR_INVALID_ARG);
+    }
+    let mut found = None;
+    let mut cur = list;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
+        let node = unsafe { &*cur };
+        let matches = !node.ifa_name.is_null()
+            // SAFETY: ifa_name is a NUL-terminated interface name.
+            && unsafe { CStr::from_ptr(node.ifa_name) }.to_bytes() == name;
+        // SAFETY: ifa_addr is NULL or a sockaddr whose family says its type.
+        if matches
+            && !node.ifa_addr.is_null()
+            && i32::from(unsafe { (*node.ifa_addr).sa_family }) == libc::AF_INET
+        {
+            // SAFETY: an AF_INET address is a sockaddr_in.
+            let sin = unsafe { &*node.ifa_addr.cast::<libc::sockaddr_in>() };
+            found = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                sin.sin_addr.s_addr,
+            ))));
+            break;
+        }
+        cur = node.ifa_next;
+    }
+    // SAFETY: `list` came from getifaddrs and is freed once; no node is used after this.
+    unsafe { libc::freeifaddrs(list) };
+    match found {
+        Some(addr) => Ok(Some(addr)),
+        None => {
+            log::error!(
+                "httpd_start: no IPv4 interface {}",
+                String::from_utf8_lossy(name)
+            );
+            Err(ESP_ERR_INVALID_ARG)
+        }
+    }
 }
 
 /// Starts a server from a C configuration; the handle is the returned `Inner`'s address.
