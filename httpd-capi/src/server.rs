@@ -311,11 +311,13 @@ fn interface_addr(ifr: *mut c_void) -> Result<Option<IpAddr>, esp_err_t> {
         let matches = !node.ifa_name.is_null()
             // SAFETY: ifa_name is a NUL-terminated interface name.
             && unsafe { CStr::from_ptr(node.ifa_name) }.to_bytes() == name;
-        // SAFETY: ifa_addr is NULL or a sockaddr whose family says its type.
-        if matches
-            && !node.ifa_addr.is_null()
-            && i32::from(unsafe { (*node.ifa_addr).sa_family }) == libc::AF_INET
-        {
+        let family = if node.ifa_addr.is_null() {
+            None
+        } else {
+            // SAFETY: a non-null ifa_addr points at a sockaddr whose family says its type.
+            Some(i32::from(unsafe { (*node.ifa_addr).sa_family }))
+        };
+        if matches && family == Some(libc::AF_INET) {
             // SAFETY: an AF_INET address is a sockaddr_in.
             let sin = unsafe { &*node.ifa_addr.cast::<libc::sockaddr_in>() };
             found = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
