@@ -54,6 +54,24 @@ fn header_query_and_cookie_getters() {
 }
 
 #[test]
+fn raw_request_data_and_raw_socket_receive() {
+    let p = start();
+    let mut c = Client::connect(p.addr(0));
+    c.send("GET /raw_data?x=1 HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\r\n");
+    let text = c.response().text();
+    assert!(
+        text.starts_with("len=") && text.ends_with("r=ESP_OK first=GET /raw_data?x=1 HTTP/1.1"),
+        "{text}"
+    );
+    let len: usize = text[4..text.find(' ').unwrap()].parse().unwrap();
+    assert_eq!(
+        len,
+        "GET /raw_data?x=1 HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\r\n".len()
+    );
+    assert_eq!(get(&mut c, "/sockrecv").text(), "socket_recv=-3");
+}
+
+#[test]
 fn recv_is_clamped_and_ends_with_zero() {
     let p = start();
     let mut c = Client::connect(p.addr(0));

@@ -114,6 +114,11 @@ fn server_close_and_control_frames_handled_by_the_handler() {
 
     let mut c = Client::connect(addr);
     assert_eq!(c.get("/plain").text(), "fd_info=1");
+
+    // httpd_ws_recv_frame_part: three bytes per call, left_len counting down.
+    let mut parts = ws_connect(addr, "/wsparts");
+    parts.send(Message::text("abcdefgh")).unwrap();
+    assert_eq!(ws_text(&mut parts), "abcdefgh|5,2,0,|len=8");
 }
 
 #[test]

@@ -612,6 +612,27 @@ static esp_err_t stop_self_handler(httpd_req_t *req)
     return ESP_OK;
 }
 
+static esp_err_t raw_data_handler(httpd_req_t *req)
+{
+    text_t t = {0};
+    size_t len = httpd_get_raw_req_data_len(req);
+    char buf[512] = {0};
+    esp_err_t r = httpd_get_raw_req_data(req, buf, sizeof(buf) - 1);
+    char *end = strstr(buf, "\r\n");
+    put(&t, "len=%zu r=%s first=%.*s", len, NAME(r), end ? (int)(end - buf) : 0, buf);
+    return send_text(req, &t);
+}
+
+static esp_err_t sockrecv_handler(httpd_req_t *req)
+{
+    char buf[8];
+    /* Whatever the client sent is already in the server's buffer: the socket has nothing. */
+    int n = httpd_socket_recv(req->handle, httpd_req_to_sockfd(req), buf, sizeof(buf), MSG_DONTWAIT);
+    char body[32];
+    snprintf(body, sizeof(body), "socket_recv=%d", n);
+    return httpd_resp_sendstr(req, body);
+}
+
 /* ---- events ------------------------------------------------------------------------------ */
 
 static int event_counts[HTTP_SERVER_EVENT_STOP + 1];
@@ -747,6 +768,8 @@ static const httpd_uri_t main_uris[] = {
     GET("/wildtable", wildtable_handler),
     GET("/stop_self", stop_self_handler),
     GET("/events", events_handler),
+    GET("/raw_data", raw_data_handler),
+    GET("/sockrecv", sockrecv_handler),
 };
 
 static int start_servers(httpd_handle_t *out)
@@ -756,7 +779,7 @@ static int start_servers(httpd_handle_t *out)
                                                on_server_event, NULL));
     httpd_config_t config = HTTPD_DEFAULT_CONFIG();
     config.server_port = 0;
-    config.max_uri_handlers = 43;
+    config.max_uri_handlers = 45;
     config.max_resp_headers = 2;
     config.recv_wait_timeout = 1;
     config.max_open_sockets = 12;

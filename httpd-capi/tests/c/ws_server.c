@@ -149,6 +149,33 @@ static esp_err_t ctl_handler(httpd_req_t *req)
     return ESP_OK;
 }
 
+/* Reads each frame three bytes at a time with httpd_ws_recv_frame_part and answers with the
+ * reassembled text and the left_len seen after each part. */
+static esp_err_t parts_handler(httpd_req_t *req)
+{
+    httpd_ws_frame_t pkt;
+    memset(&pkt, 0, sizeof(pkt));
+    esp_err_t ret = httpd_ws_recv_frame_part(req, &pkt, 0);
+    if (ret != ESP_OK) {
+        return ret;
+    }
+    char whole[128] = {0}, lefts[128] = {0};
+    size_t got = 0, llen = 0;
+    while (pkt.left_len > 0 && got + 3 < sizeof(whole)) {
+        pkt.payload = (uint8_t *)whole + got;
+        size_t before = pkt.left_len;
+        ret = httpd_ws_recv_frame_part(req, &pkt, 3);
+        if (ret != ESP_OK) {
+            return ret;
+        }
+        got += before - pkt.left_len;
+        llen += (size_t)snprintf(lefts + llen, sizeof(lefts) - llen, "%zu,", pkt.left_len);
+    }
+    char reply[300];
+    snprintf(reply, sizeof(reply), "%s|%s|len=%zu", whole, lefts, pkt.len);
+    return send_text(req, reply);
+}
+
 static esp_err_t plain_handler(httpd_req_t *req)
 {
     char body[64];
@@ -169,9 +196,12 @@ static int start_servers(httpd_handle_t *out)
     httpd_uri_t ctl = {.uri = "/wsctl", .method = HTTP_GET, .handler = ctl_handler,
                        .is_websocket = true, .handle_ws_control_frames = true};
     httpd_uri_t plain = {.uri = "/plain", .method = HTTP_GET, .handler = plain_handler};
+    httpd_uri_t parts = {.uri = "/wsparts", .method = HTTP_GET, .handler = parts_handler,
+                         .is_websocket = true};
     if (httpd_register_uri_handler(out[0], &ws) != ESP_OK ||
         httpd_register_uri_handler(out[0], &ctl) != ESP_OK ||
-        httpd_register_uri_handler(out[0], &plain) != ESP_OK) {
+        httpd_register_uri_handler(out[0], &plain) != ESP_OK ||
+        httpd_register_uri_handler(out[0], &parts) != ESP_OK) {
         return 0;
     }
     return 1;
