@@ -88,7 +88,7 @@ struct Bench {
 }
 
 /// Builds the bench server binaries (same profile as this one) and returns their folder.
-fn build_servers() -> io::Result<PathBuf> {
+pub(crate) fn build_servers() -> io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let bins = exe
         .parent()

@@ -184,17 +184,31 @@ impl Wrk {
 
     /// Starts a run of `secs` seconds of `load` against 127.0.0.1:`port`, on the load core.
     pub(crate) fn start(&self, port: u16, load: Load, secs: u64) -> io::Result<ChildGuard> {
+        let script = (load == Load::Pipelined).then_some(self.script.as_path());
+        let url = format!("http://127.0.0.1:{port}/plaintext");
+        self.start_url(&url, load.connections(), secs, script)
+    }
+
+    /// Starts a run of `secs` seconds with `conns` connections against `url`, on the load
+    /// core, with an optional Lua script.
+    pub(crate) fn start_url(
+        &self,
+        url: &str,
+        conns: usize,
+        secs: u64,
+        script: Option<&Path>,
+    ) -> io::Result<ChildGuard> {
         let mut cmd = crate::measure::pinned(LOAD_CORE, &self.binary);
         cmd.arg("-t1")
-            .arg(format!("-c{}", load.connections()))
+            .arg(format!("-c{conns}"))
             .arg(format!("-d{secs}s"))
             .arg("--timeout")
             .arg("5s")
             .arg("--latency");
-        if load == Load::Pipelined {
-            cmd.arg("-s").arg(&self.script);
+        if let Some(script) = script {
+            cmd.arg("-s").arg(script);
         }
-        cmd.arg(format!("http://127.0.0.1:{port}/plaintext"))
+        cmd.arg(url)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -7,6 +7,7 @@
 //! cargo run --release -p httpd-bench -- soak --secs 600   # c=50 on httpd, RSS at start and end
 //! cargo run --release -p httpd-bench -- serve hyper --port 8080
 //! cargo run --release -p httpd-bench -- latency  # GET /hello round trips, alone and with 6 stuck clients; WebSocket echo
+//! cargo run --release -p httpd-bench -- files    # static files against nginx: 1 KiB req/s, 64 MiB MB/s, RSS with 20 x 256 MiB
 //! ```
 //!
 //! `all` and `quick` may be narrowed with `--only httpd,ceiling`; `all` takes `--rounds N`
@@ -14,6 +15,7 @@
 //! progress goes to stderr.
 
 mod child;
+mod files;
 mod harness;
 mod latency;
 mod load;
@@ -28,7 +30,8 @@ use servers::Kind;
 
 const USAGE: &str =
     "usage: httpd-bench all [--rounds N] [--secs S] [--only a,b] | quick [--only a,b] \
-                     | soak [--secs S] | serve <name> --port P | latency [--n N] [--stuck K]\n\
+                     | soak [--secs S] | serve <name> --port P | latency [--n N] [--stuck K] \
+                     | files [--secs S]\n\
                      servers: httpd ceiling hyper may_minihttp nginx tiny_http";
 
 /// The value following `flag` in `args`, parsed.
@@ -88,6 +91,9 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Some("files") => flag(&args, "--secs")
+            .and_then(|secs| files::run(secs.unwrap_or(10)).map_err(|e| e.to_string()))
+            .map(|out| print!("{out}")),
         Some("serve") => match args.get(1).and_then(|n| Kind::from_name(n)) {
             Some(kind) => servers::port::from_args(args.into_iter().skip(2))
                 .and_then(|port| kind.serve(port))

@@ -62,12 +62,26 @@ pub(crate) fn run_delay_ns(pid: u32) -> io::Result<u64> {
 
 /// Resident memory of process `pid` in bytes (`VmRSS` of `/proc/<pid>/status`).
 pub(crate) fn rss_bytes(pid: u32) -> io::Result<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    parse_rss(&status).ok_or_else(|| io::Error::other(format!("/proc/{pid}/status: no VmRSS")))
+    status_bytes(pid, "VmRSS:")
 }
 
+/// Peak resident memory of process `pid` so far in bytes (`VmHWM`).
+pub(crate) fn peak_rss_bytes(pid: u32) -> io::Result<u64> {
+    status_bytes(pid, "VmHWM:")
+}
+
+fn status_bytes(pid: u32, key: &str) -> io::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    parse_kib(&status, key).ok_or_else(|| io::Error::other(format!("/proc/{pid}/status: no {key}")))
+}
+
+#[cfg(test)]
 fn parse_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    parse_kib(status, "VmRSS:")
+}
+
+fn parse_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

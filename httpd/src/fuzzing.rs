@@ -257,6 +257,15 @@ pub fn session(data: &[u8]) {
     );
 }
 
+/// Resolves `data` (as text) as a static-file request path and checks that whatever it
+/// accepts stays inside the root (see `files::resolve`).
+///
+/// # Panics
+/// When an invariant does not hold.
+pub fn files_resolve(data: &[u8]) {
+    crate::files::resolve::check_invariants(&String::from_utf8_lossy(data));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,8 @@
 //! - `server`: the thin public `Server` handle. Uses everything.
 //! - `svc` (feature `embedded-svc`): embedded-svc's server traits and an `EspHttpServer`
 //!   facade for esp-rs handler code. Uses `server`, `router`, `api` and below; nothing uses it.
+//! - `files`: static files (a directory or compiled-in assets) as a handler, and safe uploads.
+//!   Uses `types`, `error`, `proto`, `api`, `router`; only re-exported here.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -61,6 +63,7 @@ mod config;
 mod conn;
 mod error;
 mod event;
+mod files;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -84,6 +87,7 @@ pub use config::{
 };
 pub use error::{Error, ErrorCode};
 pub use event::{Event, OnEvent};
+pub use files::{Assets, FileError, StaticFiles};
 pub use hooks::{Opened, SocketHooks, SocketIo};
 pub use router::Handler;
 pub use runtime::control::ServerContext;

@@ -4,9 +4,10 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use httpd::{Config, Handler, Method, Server};
+use httpd::{Config, Handler, Method, Server, StaticFiles};
 
-/// Serves `GET /plaintext` on 127.0.0.1:`port` until the process is killed.
+/// Serves `GET /plaintext` on 127.0.0.1:`port` until the process is killed, and the
+/// directory `HTTPD_BENCH_FILES` names (if set) under `/files/`.
 ///
 /// The host defaults hold the loads (4,096 sessions, a backlog of 1,024); only the idle
 /// timeout is raised, past any idle measurement.
@@ -24,6 +25,13 @@ pub(crate) fn run(port: u16) -> io::Result<()> {
             req.send_str("Hello, World!")
         }))
         .map_err(io::Error::other)?;
+    // The files benchmark: the directory named by HTTPD_BENCH_FILES under /files/.
+    if let Some(dir) = std::env::var_os("HTTPD_BENCH_FILES") {
+        let files = StaticFiles::new(dir)?;
+        server
+            .register(files.handler("/files/*").map_err(io::Error::other)?)
+            .map_err(io::Error::other)?;
+    }
     // The server thread does the work; this one only keeps the handle alive.
     loop {
         std::thread::park();

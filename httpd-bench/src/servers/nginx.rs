@@ -17,8 +17,16 @@ pub(crate) fn binary() -> Option<PathBuf> {
 /// The configuration: a single process serving `GET /plaintext` on 127.0.0.1:`port`, with
 /// every path it writes inside `dir`, no access log, and keep-alive connections that are
 /// neither closed after N requests nor timed out during a run.
-pub(crate) fn config(dir: &Path, port: u16) -> String {
+/// With `files`, that directory is served under `/files/` with `sendfile on` (nginx's default
+/// is off) and nginx's default `ETag` and ranges.
+pub(crate) fn config_with_files(dir: &Path, port: u16, files: Option<&Path>) -> String {
     let d = dir.display();
+    let files = files.map_or(String::new(), |f| {
+        format!(
+            "        location /files/ {{\n            alias {}/;\n            sendfile on;\n        }}\n",
+            f.display()
+        )
+    });
     format!(
         "daemon off;
 master_process off;
@@ -44,7 +52,7 @@ http {{
             default_type text/plain;
             return 200 \"Hello, World!\";
         }}
-    }}
+{files}    }}
 }}
 "
     )
@@ -56,10 +64,22 @@ http {{
 /// # Errors
 /// nginx is not installed, or `dir` cannot be written.
 pub(crate) fn command(dir: &Path, port: u16) -> io::Result<Command> {
+    command_with_files(dir, port, None)
+}
+
+/// [`command`] with [`config_with_files`].
+///
+/// # Errors
+/// As [`command`].
+pub(crate) fn command_with_files(
+    dir: &Path,
+    port: u16,
+    files: Option<&Path>,
+) -> io::Result<Command> {
     let nginx = binary().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no nginx"))?;
     fs::create_dir_all(dir)?;
     let conf = dir.join("nginx.conf");
-    fs::write(&conf, config(dir, port))?;
+    fs::write(&conf, config_with_files(dir, port, files))?;
     let mut cmd = Command::new(nginx);
     cmd.arg("-p")
         .arg(dir)

@@ -34,12 +34,19 @@ enum Kind {
         reader: Box<dyn Read + Send>,
         len: Option<u64>,
     },
+    /// `len` bytes of a file from `offset`: sent without copying where the transport can.
+    File {
+        file: File,
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// What the response side takes a body apart into.
 pub(crate) enum Parts {
     Bytes(Cow<'static, [u8]>),
     Stream(Box<dyn Read + Send>, Option<u64>),
+    File(File, u64, u64),
 }
 
 impl Body {
@@ -62,13 +69,22 @@ impl Body {
         }
     }
 
-    /// A file's contents, its length from its metadata.
+    /// A file's contents, its length from its metadata. On Linux, over plain TCP, the server
+    /// has the kernel send it (`sendfile`), without copying it through the server.
     ///
     /// # Errors
     /// When the file's metadata cannot be read.
     pub fn from_file(file: File) -> io::Result<Body> {
         let len = file.metadata()?.len();
-        Ok(Body::from_reader(file, Some(len)))
+        Ok(Body::file_part(file, 0, len))
+    }
+
+    /// `len` bytes of `file` from `offset` (a range of a static file). A file shorter than
+    /// that closes the connection when its end is reached, as a short reader does.
+    pub(crate) fn file_part(file: File, offset: u64, len: u64) -> Body {
+        Body {
+            kind: Kind::File { file, offset, len },
+        }
     }
 
     /// The length, if known.
@@ -76,6 +92,7 @@ impl Body {
         match &self.kind {
             Kind::Bytes(b) => Some(b.len() as u64),
             Kind::Stream { len, .. } => *len,
+            Kind::File { len, .. } => Some(*len),
         }
     }
 
@@ -88,6 +105,7 @@ impl Body {
         match self.kind {
             Kind::Bytes(b) => Parts::Bytes(b),
             Kind::Stream { reader, len } => Parts::Stream(reader, len),
+            Kind::File { file, offset, len } => Parts::File(file, offset, len),
         }
     }
 }
@@ -97,6 +115,7 @@ impl fmt::Debug for Body {
         let kind = match self.kind {
             Kind::Bytes(_) => "bytes",
             Kind::Stream { .. } => "stream",
+            Kind::File { .. } => "file",
         };
         f.debug_struct("Body")
             .field("kind", &kind)

@@ -130,9 +130,10 @@ impl Request<'_> {
     /// As [`send`](Request::send).
     pub fn send_body(&mut self, body: impl Into<Body>) -> Result<(), Error> {
         self.check_not_started()?;
-        let (reader, len) = match body.into().into_parts() {
+        let (source, len) = match body.into().into_parts() {
             Parts::Bytes(bytes) => return self.send(bytes),
-            Parts::Stream(reader, len) => (reader, len),
+            Parts::Stream(reader, len) => (Err(reader), len),
+            Parts::File(file, offset, len) => (Ok((file, offset)), Some(len)),
         };
         let framing = match (len, self.ex.resp.declared_len) {
             (Some(n), Some(d)) if n != d => return Err(Error::LengthMismatch),
@@ -148,7 +149,12 @@ impl Request<'_> {
                 BodyFraming::Chunked => SourceFraming::Chunked,
                 BodyFraming::UntilClose => SourceFraming::UntilClose,
             };
-            self.session.output.source = Some(Box::new(Source::new(reader, framing)));
+            let source = match source {
+                // A file's length is known, so its framing is that length.
+                Ok((file, offset)) => Source::file(file, offset, len.unwrap_or(0)),
+                Err(reader) => Source::new(reader, framing),
+            };
+            self.session.output.source = Some(Box::new(source));
         }
         if self.env.detached() {
             self.after_write()?;

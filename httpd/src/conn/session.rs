@@ -391,6 +391,32 @@ impl Session {
     pub(crate) fn write_out(&mut self, ev: &Emitter) -> io::Result<(bool, bool)> {
         let mut wrote = false;
         loop {
+            if self.output.pending() == 0 {
+                // A file body goes from the file to the socket directly where it can.
+                let sent = self.send_file_part(ev);
+                let out = &mut self.output;
+                match sent {
+                    None => {}
+                    Some(Ok(Pulled::More)) => {
+                        wrote = true;
+                        continue;
+                    }
+                    Some(Ok(Pulled::Done)) => {
+                        out.source = None;
+                        wrote = true;
+                        continue;
+                    }
+                    Some(Ok(Pulled::Broken)) => {
+                        out.source = None;
+                        out.close_when_flushed = true;
+                        continue;
+                    }
+                    Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok((false, wrote))
+                    }
+                    Some(Err(e)) => return Err(e),
+                }
+            }
             if self.output.source.is_some() {
                 self.pull_source(super::source::PULL_LEN);
             }
@@ -412,6 +438,20 @@ impl Session {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Sends the next part of a file body from the file to the transport, if the body is a
+    /// file and the transport can (see [`Source::send_file`](super::source::Source::send_file)).
+    fn send_file_part(&mut self, ev: &Emitter) -> Option<io::Result<Pulled>> {
+        let source = self.output.source.as_mut()?;
+        let before = source.length_left();
+        let sent = source.send_file(&mut self.transport)?;
+        let n = before.saturating_sub(source.length_left());
+        if n > 0 {
+            let len = usize::try_from(n).unwrap_or(usize::MAX);
+            ev.emit(|| Event::DataSent { id: self.id, len });
+        }
+        Some(sent)
     }
 
     /// Writes pending output (and the whole body source) until at most `keep` bytes remain,

@@ -1,9 +1,12 @@
 //! A response body pulled from its source as the transport drains: a reader or a file, of
-//! known or unknown length, framed as it is read.
+//! known or unknown length, framed as it is read. A file may instead be handed to the
+//! transport to send without copying (`sendfile` on Linux TCP).
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read};
 
+use super::transport::Transport;
 use crate::proto::response::{self, LAST_CHUNK};
 
 /// How much of a source is read into the output at a time.
@@ -20,10 +23,23 @@ pub(crate) enum SourceFraming {
     UntilClose,
 }
 
+/// The most one zero-copy send asks for; the socket's free space limits it anyway.
+const SEND_FILE_MAX: usize = 1 << 20;
+
 /// A body being streamed.
 pub(crate) struct Source {
-    reader: Box<dyn Read + Send>,
+    origin: Origin,
     framing: SourceFraming,
+}
+
+/// Where the bytes come from.
+enum Origin {
+    Reader(Box<dyn Read + Send>),
+    /// A file from `offset` on; its framing is always a length.
+    File {
+        file: File,
+        offset: u64,
+    },
 }
 
 impl fmt::Debug for Source {
@@ -48,7 +64,84 @@ pub(crate) enum Pulled {
 
 impl Source {
     pub(crate) fn new(reader: Box<dyn Read + Send>, framing: SourceFraming) -> Self {
-        Source { reader, framing }
+        Source {
+            origin: Origin::Reader(reader),
+            framing,
+        }
+    }
+
+    /// `len` bytes of `file` from `offset`.
+    pub(crate) fn file(file: File, offset: u64, len: u64) -> Self {
+        Source {
+            origin: Origin::File { file, offset },
+            framing: SourceFraming::Length(len),
+        }
+    }
+
+    /// Bytes still to come of a body of known length (0 otherwise).
+    pub(crate) fn length_left(&self) -> u64 {
+        match self.framing {
+            SourceFraming::Length(left) => left,
+            _ => 0,
+        }
+    }
+
+    /// Sends the next part of a file body straight from the file to `transport`, when both
+    /// can (no copy through the output buffer). `None`: not a file, or the transport cannot;
+    /// pull instead. A file shorter than announced breaks the body.
+    ///
+    /// # Errors
+    /// The transport's: `WouldBlock` when the socket is full.
+    pub(crate) fn send_file(
+        &mut self,
+        transport: &mut impl Transport,
+    ) -> Option<io::Result<Pulled>> {
+        let Origin::File { file, offset } = &mut self.origin else {
+            return None;
+        };
+        let SourceFraming::Length(left) = self.framing else {
+            return None;
+        };
+        if left == 0 {
+            return Some(Ok(Pulled::Done));
+        }
+        let want = usize::try_from(left)
+            .unwrap_or(SEND_FILE_MAX)
+            .min(SEND_FILE_MAX);
+        match transport.send_file(file, offset, want)? {
+            Ok(0) => {
+                log::debug!("file body ended {left} bytes short");
+                Some(Ok(Pulled::Broken))
+            }
+            Ok(n) => {
+                let left = left - n as u64;
+                self.framing = SourceFraming::Length(left);
+                Some(Ok(if left == 0 {
+                    Pulled::Done
+                } else {
+                    Pulled::More
+                }))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.origin {
+            Origin::Reader(reader) => reader.read(buf),
+            Origin::File { file, offset } => {
+                #[cfg(unix)]
+                let n = std::os::unix::fs::FileExt::read_at(file, buf, *offset)?;
+                #[cfg(not(unix))]
+                let n = {
+                    use std::io::{Seek, SeekFrom};
+                    file.seek(SeekFrom::Start(*offset))?;
+                    file.read(buf)?
+                };
+                *offset += n as u64;
+                Ok(n)
+            }
+        }
     }
 
     /// Reads up to [`PULL_LEN`] bytes from the source into `out`, framed.
@@ -67,7 +160,7 @@ impl Source {
         let start = out.len();
         out.resize(start + size_line + want, 0);
         let read = loop {
-            match self.reader.read(&mut out[start + size_line..]) {
+            match self.read(&mut out[start + size_line..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => break other,
             }
@@ -165,6 +258,17 @@ mod tests {
         let (used, n) = decoder.decode(&out, &mut body).unwrap();
         assert_eq!((used, &body[..n]), (out.len(), &b"hello"[..]));
         assert!(decoder.is_done());
+    }
+
+    #[test]
+    fn a_file_is_pulled_from_its_offset_and_a_short_one_breaks() {
+        let path = std::env::temp_dir().join(format!("httpd-source-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let src = Source::file(File::open(&path).unwrap(), 3, 4);
+        assert_eq!(drain(src), (b"3456".to_vec(), Pulled::Done));
+        let src = Source::file(File::open(&path).unwrap(), 8, 5);
+        assert_eq!(drain(src), (b"89".to_vec(), Pulled::Broken));
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! larger than the buffer, output beyond the pending budget) asks for one blocking read or
 //! write with a timeout.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -47,6 +48,17 @@ pub(crate) trait Transport: Send {
     /// transport's buffer): while non-zero, reading goes on without a readiness edge.
     fn pending(&mut self) -> usize {
         0
+    }
+    /// Sends up to `len` bytes of `file` from `*offset` (advanced by what was sent) without
+    /// copying them through user space, without blocking. `None` when this transport cannot
+    /// (the caller copies instead).
+    fn send_file(
+        &mut self,
+        _file: &File,
+        _offset: &mut u64,
+        _len: usize,
+    ) -> Option<io::Result<usize>> {
+        None
     }
 }
 
@@ -150,6 +162,16 @@ impl Transport for Stream {
 
     fn pending(&mut self) -> usize {
         dispatch!(self, t => t.pending())
+    }
+
+    #[inline]
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Option<io::Result<usize>> {
+        dispatch!(self, t => t.send_file(file, offset, len))
     }
 }
 
@@ -258,6 +280,19 @@ impl Transport for Tcp {
     fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.0);
     }
+
+    /// `sendfile(2)`: the kernel moves the file's pages to the socket.
+    #[cfg(target_os = "linux")]
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Option<io::Result<usize>> {
+        Some(retry(|| {
+            rustix::fs::sendfile(&self.0, file, Some(&mut *offset), len).map_err(io::Error::from)
+        }))
+    }
 }
 
 // ---- raw-socket hooks (the C API: descriptors and transport overrides) ----------------------
@@ -346,5 +381,15 @@ impl Hooked {
     pub(crate) fn pending(&mut self) -> usize {
         let fd = self.tcp.0.as_raw_fd();
         self.io.pending(fd)
+    }
+
+    /// Never: file bytes go through `write`, so a send override sees them.
+    pub(crate) fn send_file(
+        &mut self,
+        _file: &File,
+        _offset: &mut u64,
+        _len: usize,
+    ) -> Option<io::Result<usize>> {
+        None
     }
 }

@@ -7,7 +7,8 @@
 //! session closes (client gone, close handshake, server stopped) is the `is_closed` call.
 //!
 //! Differences from the chip, each because the host's server is not ESP-IDF's:
-//! - A message (all its frames together) larger than 64 KiB closes the connection with 1009;
+//! - A message (all its frames together) larger than 16 MiB (httpd's default
+//!   `max_message`) closes the connection with 1009;
 //!   the chip's limit is its memory.
 //! - Frames the handler sends are written when it returns, in order and before the next frame
 //!   is read: the connection has no lifetime parameter, so it cannot borrow the session while
