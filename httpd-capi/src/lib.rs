@@ -23,7 +23,9 @@
 //! - `text`: string-only functions (query, cookie, wildcard, names, log levels).
 //! - `server`: the handle, the connection table by descriptor, `open_fn`/`close_fn`.
 //! - `sockio`: transport overrides.
-//! - `request`: `httpd_req_t` per handler call and the request/response functions.
+//! - `request`: `httpd_req_t` per handler call, receiving, asynchronous requests.
+//! - `getters`: headers, query and cookies.
+//! - `response`: the response functions.
 //! - `exports`: the server-level functions.
 //! - `ws`: WebSocket.
 //! - `events`: `ESP_HTTP_SERVER_EVENT`s for handlers registered with `esp_event_handler_register`.
@@ -31,7 +33,9 @@
 pub mod abi;
 mod events;
 mod exports;
+mod getters;
 mod request;
+mod response;
 mod server;
 mod sockio;
 mod text;
@@ -39,7 +43,9 @@ mod ws;
 
 pub use events::*;
 pub use exports::*;
+pub use getters::*;
 pub use request::*;
+pub use response::*;
 pub use text::{
     esp_err_to_name, esp_log_level_get, esp_log_level_set, esp_log_timestamp, http_method_str,
     httpd_query_key_value, httpd_uri_match_wildcard,
