@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::{Emitter, Event};
+use crate::hooks::SocketHooks;
 pub use crate::types::MAX_REQ_HEADERS_LIMIT;
 use crate::types::{SessionId, UriMatch};
 use crate::Error;
@@ -90,6 +91,8 @@ pub struct Config {
     pub(crate) events: Emitter,
     pub(crate) uri_match: UriMatch,
     pub(crate) failure_policy: FailurePolicy,
+    /// Raw-socket hooks (the C API); see [`SocketHooks`].
+    pub(crate) socket_hooks: Option<Arc<dyn SocketHooks>>,
 }
 
 impl Default for Config {
@@ -126,6 +129,7 @@ impl Default for Config {
             events: Emitter::default(),
             uri_match: UriMatch::Exact,
             failure_policy: FailurePolicy::ErrorPage,
+            socket_hooks: None,
         }
     }
 }
@@ -161,6 +165,7 @@ impl fmt::Debug for Config {
             .field("events", &self.events)
             .field("uri_match", &self.uri_match)
             .field("failure_policy", &self.failure_policy)
+            .field("socket_hooks", &self.socket_hooks.is_some())
             .finish()
     }
 }
@@ -552,6 +557,15 @@ impl ConfigBuilder {
     /// nothing (ESP-IDF's C behaviour). Either way the connection closes.
     pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
         self.config.failure_policy = policy;
+        self
+    }
+
+    /// Raw-socket hooks: each connection's OS descriptor when it opens, ownership of the
+    /// descriptor when it closes (so code that closes descriptors itself, like ESP-IDF's
+    /// `close_fn`, can), and per-session transport overrides. For bindings such as the C API;
+    /// see [`SocketHooks`]. Default none.
+    pub fn socket_hooks(mut self, hooks: impl SocketHooks) -> Self {
+        self.config.socket_hooks = Some(Arc::new(hooks));
         self
     }
 

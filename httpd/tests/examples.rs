@@ -39,18 +39,7 @@ fn persistent_sockets_with_the_adder_client() {
     server.wait_for_log("/adder Free Context function called");
 
     // The same log lines, in the same order, as ESP-IDF's example output.
-    let mut expected = vec![
-        "/adder visitor count = 1".to_owned(),
-        "/adder PUT handler read 0".to_owned(),
-        "/adder PUT allocating new session".to_owned(),
-    ];
-    for i in 1..=10 {
-        expected.push(format!("/adder visitor count = {}", i + 1));
-        expected.push(format!("/adder handler read {i}"));
-    }
-    expected.push("/adder visitor count = 12".to_owned());
-    expected.push("/adder GET handler send 55".to_owned());
-    expected.push("/adder Free Context function called".to_owned());
+    let expected = util::adder_log(10);
     let logged: Vec<&str> = server
         .own_messages()
         .into_iter()

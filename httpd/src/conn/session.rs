@@ -237,7 +237,7 @@ impl Session {
                 input.end += n;
                 // A short read drained the socket: the next bytes bring a new edge. Not so for
                 // a pending end of stream: read again to see it.
-                input.readable = n == room || input.read_closed;
+                input.readable = n == room || input.read_closed || self.transport.pending() > 0;
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
