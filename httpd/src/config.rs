@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::{Emitter, Event};
+use crate::hooks::SocketHooks;
 pub use crate::types::MAX_REQ_HEADERS_LIMIT;
 use crate::types::{SessionId, UriMatch};
 use crate::Error;
@@ -90,6 +91,8 @@ pub struct Config {
     pub(crate) events: Emitter,
     pub(crate) uri_match: UriMatch,
     pub(crate) failure_policy: FailurePolicy,
+    /// Raw-socket hooks (the C API); see [`SocketHooks`].
+    pub(crate) socket_hooks: Option<Arc<dyn SocketHooks>>,
     /// HTTPS (feature `tls`): see [`ConfigBuilder::tls`].
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsConfig>,
@@ -132,6 +135,7 @@ impl Default for Config {
             events: Emitter::default(),
             uri_match: UriMatch::Exact,
             failure_policy: FailurePolicy::ErrorPage,
+            socket_hooks: None,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -171,6 +175,7 @@ impl fmt::Debug for Config {
             .field("events", &self.events)
             .field("uri_match", &self.uri_match)
             .field("failure_policy", &self.failure_policy)
+            .field("socket_hooks", &self.socket_hooks.is_some())
             .finish()
     }
 }
@@ -240,6 +245,96 @@ impl Config {
     /// How long a write to the client may wait for room.
     pub fn send_wait_timeout(&self) -> Duration {
         self.send_wait_timeout
+    }
+
+    /// The name of the server thread.
+    pub fn thread_name(&self) -> &str {
+        &self.thread_name
+    }
+
+    /// The server thread's stack size, in bytes.
+    pub fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    /// The maximum number of headers a handler may set on one response.
+    pub fn max_resp_headers(&self) -> usize {
+        self.max_resp_headers
+    }
+
+    /// The maximum number of header fields in a request.
+    pub fn max_req_headers(&self) -> usize {
+        self.max_req_headers
+    }
+
+    /// The listen backlog.
+    pub fn backlog_conn(&self) -> u32 {
+        self.backlog_conn
+    }
+
+    /// Whether the least recently used session is closed for a newcomer at a full table.
+    pub fn lru_purge_enable(&self) -> bool {
+        self.lru_purge_enable
+    }
+
+    /// The deadline for a whole request head.
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout
+    }
+
+    /// How long a keep-alive connection may sit idle; `None`: forever.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// The maximum length of a request's header section.
+    pub fn max_req_hdr_len(&self) -> usize {
+        self.max_req_hdr_len
+    }
+
+    /// The maximum length of a request target.
+    pub fn max_uri_len(&self) -> usize {
+        self.max_uri_len
+    }
+
+    /// Bodies up to this many bytes are read by the server before the handler runs.
+    pub fn body_buffer_len(&self) -> usize {
+        self.body_buffer_len
+    }
+
+    /// The largest request body accepted, if limited.
+    pub fn max_body_len(&self) -> Option<u64> {
+        self.max_body_len
+    }
+
+    /// Response bytes one session may hold for a slow client.
+    pub fn max_pending_response(&self) -> usize {
+        self.max_pending_response
+    }
+
+    /// Response bytes all sessions together may hold for slow clients.
+    pub fn max_pending_total(&self) -> usize {
+        self.max_pending_total
+    }
+
+    /// The control queue's capacity.
+    pub fn ctrl_queue_len(&self) -> usize {
+        self.ctrl_queue_len
+    }
+
+    /// TCP keep-alive on accepted connections, if on.
+    pub fn keepalive(&self) -> Option<TcpKeepalive> {
+        self.keepalive
+    }
+
+    /// `SO_LINGER` on accepted connections, if on.
+    pub fn linger(&self) -> Option<Duration> {
+        self.linger
+    }
+
+    /// What a handler's failure before any response sends.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.failure_policy
     }
 
     /// The size of each session's request buffer: the largest head plus the body buffer.
@@ -475,6 +570,15 @@ impl ConfigBuilder {
         self
     }
 
+    /// Raw-socket hooks: each connection's OS descriptor when it opens, ownership of the
+    /// descriptor when it closes (so code that closes descriptors itself, like ESP-IDF's
+    /// `close_fn`, can), and per-session transport overrides. For bindings such as the C API;
+    /// see [`SocketHooks`]. Default none.
+    pub fn socket_hooks(mut self, hooks: impl SocketHooks) -> Self {
+        self.config.socket_hooks = Some(Arc::new(hooks));
+        self
+    }
+
     /// Validates the settings.
     ///
     /// # Errors
@@ -606,6 +710,18 @@ mod tests {
     #[test]
     fn esp_idf_preset_is_httpd_default_config() {
         let c = ConfigBuilder::esp_idf().build().unwrap();
+        assert_eq!(
+            (
+                c.max_open_sockets(),
+                c.max_uri_handlers(),
+                c.max_resp_headers(),
+                c.backlog_conn(),
+                c.max_req_hdr_len(),
+                c.max_uri_len(),
+                c.lru_purge_enable(),
+            ),
+            (7, 8, 8, 5, 1024, 512, false)
+        );
         assert_eq!(c.port, 80);
         assert_eq!(c.max_open_sockets, 7);
         assert_eq!(c.max_uri_handlers, 8);

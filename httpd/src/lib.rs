@@ -36,6 +36,8 @@
 //! - `types`: shared vocabulary (session ids, methods, versions, URI matchers). Uses nothing.
 //! - `error`: the one error type and the one error -> status table. Uses nothing.
 //! - `event`: server events and their observer. Uses `types`, `error`.
+//! - `hooks`: raw-socket hooks for bindings that speak in OS descriptors (the C API). Uses
+//!   `types`.
 //! - `config`: the validated configuration and its builder. Uses the above.
 //! - `tls` (feature `tls`): TLS configuration (certificates, client authentication, versions,
 //!   resumption, handshake deadline) and what handlers learn of a TLS session. Uses `error`.
@@ -67,6 +69,7 @@ mod files;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod hooks;
 mod proto;
 mod router;
 mod runtime;
@@ -89,6 +92,7 @@ pub use config::{
 pub use error::{Error, ErrorCode};
 pub use event::{Event, OnEvent};
 pub use files::{Assets, FileError, StaticFiles};
+pub use hooks::{Opened, SocketHooks, SocketIo};
 pub use router::Handler;
 pub use runtime::control::ServerContext;
 pub use server::Server;

@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
 use httpd::{Config, ConfigBuilder, ErrorCode, Event, Handler, Method, Server, SessionId};
-use util::{start, Client, IO_TIMEOUT};
+use util::{register_hello, start, Client, IO_TIMEOUT};
 
 /// An event, owned, with the session it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,11 +47,7 @@ fn server_with_events(builder: ConfigBuilder) -> (Server, Receiver<Seen>) {
     let server = start(builder.on_event(move |e| {
         let _ = tx.lock().unwrap().send(own(e));
     }));
-    server
-        .register(Handler::new("/hello", Method::Get, |req| {
-            req.send_str("Hello World!")
-        }))
-        .unwrap();
+    register_hello(&server);
     server
         .register(Handler::new("/echo", Method::Post, |req| {
             let body = req.read_body(1024)?;
@@ -221,4 +217,34 @@ fn stop_reports_every_disconnection_then_stopped() {
     assert_eq!(disconnected, 2, "{seen:?}");
     assert_eq!(seen.last(), Some(&Seen::Stopped));
     assert!(rx.try_recv().is_err(), "nothing after Stopped");
+}
+
+#[test]
+fn a_file_body_sent_by_the_kernel_is_reported_as_sent() {
+    let (server, rx) = server_with_events(Config::builder());
+    assert_eq!(rx.recv_timeout(IO_TIMEOUT), Ok(Seen::Started));
+    let path = std::env::temp_dir().join(format!("httpd-events-{}.bin", std::process::id()));
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &body).unwrap();
+    let served = path.clone();
+    server
+        .register(Handler::new("/file", Method::Get, move |req| {
+            req.send_body(httpd::Body::from_file(std::fs::File::open(&served)?)?)
+        }))
+        .unwrap();
+    let mut c = Client::connect(server.local_addr());
+    c.send("GET /file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut c.stream, &mut raw).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(raw.ends_with(&body));
+    let seen = collect(&rx, |e| matches!(e, Seen::Disconnected(_)));
+    let sent: usize = seen
+        .iter()
+        .map(|e| match e {
+            Seen::Sent(_, n) => *n,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(sent, raw.len(), "{seen:?}");
 }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use example_util::{chromium, example, wait_bounded, KillOnDrop, Server, WAIT};
+use example_util::{chromium, example, wait_bounded, KillOnDrop, Server, CHROMIUM_FLAGS, WAIT};
 use util::Client;
 
 #[test]
@@ -39,18 +39,7 @@ fn persistent_sockets_with_the_adder_client() {
     server.wait_for_log("/adder Free Context function called");
 
     // The same log lines, in the same order, as ESP-IDF's example output.
-    let mut expected = vec![
-        "/adder visitor count = 1".to_owned(),
-        "/adder PUT handler read 0".to_owned(),
-        "/adder PUT allocating new session".to_owned(),
-    ];
-    for i in 1..=10 {
-        expected.push(format!("/adder visitor count = {}", i + 1));
-        expected.push(format!("/adder handler read {i}"));
-    }
-    expected.push("/adder visitor count = 12".to_owned());
-    expected.push("/adder GET handler send 55".to_owned());
-    expected.push("/adder Free Context function called".to_owned());
+    let expected = util::adder_log(10);
     let logged: Vec<&str> = server
         .own_messages()
         .into_iter()
@@ -367,18 +356,8 @@ fn browser_shows_the_websocket_echo() {
         let profile =
             std::env::temp_dir().join(format!("httpd-chromium-{}-{attempts}", std::process::id()));
         let browser = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=15000",
-                "--dump-dom",
-            ])
+            .args(CHROMIUM_FLAGS)
+            .args(["--virtual-time-budget=15000", "--dump-dom"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("http://127.0.0.1:{}/", server.port))
             .stdin(Stdio::null())

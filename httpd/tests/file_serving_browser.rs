@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use example_util::{chromium, KillOnDrop, Server, WAIT};
+use example_util::{chromium, KillOnDrop, Server, CHROMIUM_FLAGS, WAIT};
 use files_util::TempDir;
 use serde_json::{json, Value};
 use util::Client;
@@ -168,15 +168,8 @@ fn browser_uploads_through_the_form_and_the_file_downloads_byte_exact() {
 
     let profile = dir.path().join("profile");
     let mut browser = Command::new(chromium)
+        .args(CHROMIUM_FLAGS)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",
         ])

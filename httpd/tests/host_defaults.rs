@@ -8,15 +8,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use httpd::{Config, Handler, Method, Server};
-use util::{start, Client};
+use util::{register_hello, start, Client};
 
 fn hello_server() -> Server {
     let server = start(Config::builder());
-    server
-        .register(Handler::new("/hello", Method::Get, |req| {
-            req.send_str("Hello World!")
-        }))
-        .unwrap();
+    register_hello(&server);
     server
         .register(Handler::new("/hello", Method::Post, |req| {
             req.send_str("posted")

@@ -11,24 +11,13 @@ use std::time::{Duration, Instant};
 
 use httpd::{AsyncRequest, Config, Handler, Method, Server, WsHandler};
 use tungstenite::Message;
-use util::{start, ws_connect, Client, IO_TIMEOUT};
+use util::{register_detach, register_hello, start, ws_connect, Client, IO_TIMEOUT};
 
 /// A server whose `/detach` handler hands each detached request to the test.
 fn server() -> (Server, mpsc::Receiver<AsyncRequest>) {
     let server = start(Config::builder());
-    let (tx, rx) = mpsc::channel();
-    let tx = std::sync::Mutex::new(tx);
-    server
-        .register(Handler::new("/detach", Method::Get, move |req| {
-            tx.lock().unwrap().send(req.detach()?).unwrap();
-            Ok(())
-        }))
-        .unwrap();
-    server
-        .register(Handler::new("/hello", Method::Get, |req| {
-            req.send_str("Hello World!")
-        }))
-        .unwrap();
+    let rx = register_detach(&server);
+    register_hello(&server);
     server
         .register(Handler::new("/echo", Method::Post, |req| {
             let body = req.read_body(1 << 20)?;

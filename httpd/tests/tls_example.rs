@@ -24,21 +24,9 @@ const WAIT: Duration = Duration::from_secs(30);
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
-        let mut build = util::cargo_command();
-        build.args(["build", "--quiet", "-p", "httpd", "--all-features"]);
-        build.args(["--example", "https_server"]);
-        if let Some(target_dir) = profile_dir.parent() {
-            build.arg("--target-dir").arg(target_dir);
-        }
-        if let Some(p) = profile_dir.file_name().and_then(|n| n.to_str()) {
-            if p != "debug" {
-                build.args(["--profile", p]);
-            }
-        }
-        assert!(build.stdin(Stdio::null()).status().unwrap().success());
-        profile_dir.join("examples").join("https_server")
+        util::cargo_build(&["-p", "httpd", "--all-features", "--example", "https_server"])
+            .join("examples")
+            .join("https_server")
     })
 }
 

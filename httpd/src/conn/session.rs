@@ -251,7 +251,7 @@ impl Session {
                 input.end += n;
                 // A short read drained the socket: the next bytes bring a new edge. Not so for
                 // a pending end of stream: read again to see it.
-                input.readable = n == room || input.read_closed;
+                input.readable = n == room || input.read_closed || self.transport.pending() > 0;
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -407,11 +407,8 @@ impl Session {
         loop {
             if self.output.pending() == 0 {
                 // A file body goes from the file to the socket directly where it can.
+                let sent = self.send_file_part(ev);
                 let out = &mut self.output;
-                let sent = match out.source.as_mut() {
-                    Some(source) => source.send_file(&mut self.transport),
-                    None => None,
-                };
                 match sent {
                     None => {}
                     Some(Ok(Pulled::More)) => {
@@ -460,6 +457,20 @@ impl Session {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Sends the next part of a file body from the file to the transport, if the body is a
+    /// file and the transport can (see [`Source::send_file`](super::source::Source::send_file)).
+    fn send_file_part(&mut self, ev: &Emitter) -> Option<io::Result<Pulled>> {
+        let source = self.output.source.as_mut()?;
+        let before = source.length_left();
+        let sent = source.send_file(&mut self.transport)?;
+        let n = before.saturating_sub(source.length_left());
+        if n > 0 {
+            let len = usize::try_from(n).unwrap_or(usize::MAX);
+            ev.emit(|| Event::DataSent { id: self.id, len });
+        }
+        Some(sent)
     }
 
     /// Writes pending output (and the whole body source) until at most `keep` bytes remain,

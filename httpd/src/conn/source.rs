@@ -78,6 +78,14 @@ impl Source {
         }
     }
 
+    /// Bytes still to come of a body of known length (0 otherwise).
+    pub(crate) fn length_left(&self) -> u64 {
+        match self.framing {
+            SourceFraming::Length(left) => left,
+            _ => 0,
+        }
+    }
+
     /// Sends the next part of a file body straight from the file to `transport`, when both
     /// can (no copy through the output buffer). `None`: not a file, or the transport cannot;
     /// pull instead. A file shorter than announced breaks the body.

@@ -9,11 +9,14 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use socket2::SockRef;
+
+use crate::hooks::SocketIo;
 
 /// A session's byte stream.
 pub(crate) trait Transport: Send {
@@ -54,6 +57,11 @@ pub(crate) trait Transport: Send {
     ) -> io::Result<()>;
     /// Leaves the poller.
     fn deregister(&mut self, registry: &Registry);
+    /// Bytes already received below this transport but not yet returned by `read` (a custom
+    /// transport's buffer): while non-zero, reading goes on without a readiness edge.
+    fn pending(&mut self) -> usize {
+        0
+    }
     /// Sends up to `len` bytes of `file` from `*offset` (advanced by what was sent) without
     /// copying them through user space, without blocking. `None` when this transport cannot
     /// (the caller copies instead).
@@ -72,6 +80,9 @@ pub(crate) trait Transport: Send {
 /// session should not pay for it.)
 pub(crate) enum Stream {
     Tcp(Tcp),
+    /// TCP whose reads and writes a [`SocketIo`] may take over (the C API's overrides). Boxed:
+    /// every session's `Stream` stays as small as plain TCP's.
+    Hooked(Box<Hooked>),
     #[cfg(feature = "tls")]
     Tls(Box<super::tls::Tls>),
     /// TLS over the in-memory pipe (session tests and fuzzing).
@@ -86,6 +97,27 @@ macro_rules! dispatch {
     ($stream:expr, $t:ident => $call:expr) => {
         match $stream {
             Stream::Tcp($t) => $call,
+            #[cfg(feature = "tls")]
+            Stream::Tls($t) => $call,
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe($t) => $call,
+            Stream::Hooked($t) => $call,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe($t) => $call,
+        }
+    };
+}
+
+/// Calls `$method` on the socket-level transport: a hooked TCP stream registers, shuts down
+/// and leaves the poller as plain TCP does.
+macro_rules! dispatch_socket {
+    ($stream:expr, $t:ident => $call:expr) => {
+        match $stream {
+            Stream::Tcp($t) => $call,
+            Stream::Hooked(h) => {
+                let $t = &mut h.tcp;
+                $call
+            }
             #[cfg(feature = "tls")]
             Stream::Tls($t) => $call,
             #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
@@ -107,6 +139,7 @@ impl Stream {
             Stream::Tls(t) => SockRef::from(t.socket()).try_clone().ok(),
             #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
             Stream::TlsPipe(_) => None,
+            Stream::Hooked(h) => SockRef::from(&h.tcp.0).try_clone().ok(),
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe(_) => None,
         }
@@ -133,7 +166,7 @@ impl Transport for Stream {
     }
 
     fn shutdown_write(&mut self) {
-        dispatch!(self, t => t.shutdown_write())
+        dispatch_socket!(self, t => t.shutdown_write())
     }
 
     #[inline]
@@ -155,7 +188,7 @@ impl Transport for Stream {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        dispatch!(self, t => t.register(registry, token, interest))
+        dispatch_socket!(self, t => t.register(registry, token, interest))
     }
 
     fn reregister(
@@ -164,11 +197,15 @@ impl Transport for Stream {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        dispatch!(self, t => t.reregister(registry, token, interest))
+        dispatch_socket!(self, t => t.reregister(registry, token, interest))
     }
 
     fn deregister(&mut self, registry: &Registry) {
-        dispatch!(self, t => t.deregister(registry))
+        dispatch_socket!(self, t => t.deregister(registry))
+    }
+
+    fn pending(&mut self) -> usize {
+        dispatch!(self, t => t.pending())
     }
 
     #[inline]
@@ -229,20 +266,41 @@ impl Tcp {
         read: bool,
         f: impl FnOnce(&TcpStream) -> R,
     ) -> io::Result<R> {
-        let sock = SockRef::from(&self.0);
-        if read {
-            sock.set_read_timeout(Some(timeout))?;
-        } else {
-            sock.set_write_timeout(Some(timeout))?;
-        }
-        sock.set_nonblocking(false)?;
+        enter_blocking(&self.0, timeout, read)?;
         let result = f(&self.0);
-        sock.set_nonblocking(true)?;
+        SockRef::from(&self.0).set_nonblocking(true)?;
         Ok(result)
     }
 }
 
-pub(crate) fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+/// Puts the socket in blocking mode with `timeout` for reads (`read`) or writes.
+fn enter_blocking(stream: &TcpStream, timeout: Duration, read: bool) -> io::Result<()> {
+    let sock = SockRef::from(stream);
+    if read {
+        sock.set_read_timeout(Some(timeout))?;
+    } else {
+        sock.set_write_timeout(Some(timeout))?;
+    }
+    sock.set_nonblocking(false)
+}
+
+/// Writes all of `buf` with `write`; returns how much was written before an error.
+fn write_all_with(
+    buf: &[u8],
+    mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> (usize, io::Result<()>) {
+    let mut done = 0;
+    while done < buf.len() {
+        match retry(|| write(&buf[done..])) {
+            Ok(0) => return (done, Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    (done, Ok(()))
+}
+
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -271,18 +329,10 @@ impl Transport for Tcp {
     }
 
     fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
-        let mut done = 0;
-        let result = self.blocking(timeout, false, |mut s| {
-            while done < buf.len() {
-                match retry(|| s.write(&buf[done..])) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => done += n,
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        });
-        (done, result.and_then(|r| r))
+        match self.blocking(timeout, false, |mut s| write_all_with(buf, |b| s.write(b))) {
+            Ok(result) => result,
+            Err(e) => (0, Err(e)),
+        }
     }
 
     fn shutdown_write(&mut self) {
@@ -322,5 +372,127 @@ impl Transport for Tcp {
         Some(retry(|| {
             rustix::fs::sendfile(&self.0, file, Some(&mut *offset), len).map_err(io::Error::from)
         }))
+    }
+}
+
+// ---- raw-socket hooks (the C API: descriptors and transport overrides) ----------------------
+
+impl Stream {
+    /// The OS descriptor of a socket transport.
+    pub(crate) fn raw_fd(&self) -> Option<RawFd> {
+        match self {
+            Stream::Tcp(t) => Some(t.0.as_raw_fd()),
+            Stream::Hooked(h) => Some(h.tcp.0.as_raw_fd()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => Some(t.socket().as_raw_fd()),
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe(_) => None,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe(_) => None,
+        }
+    }
+
+    /// Gives up the socket: the caller owns (and closes) it from now on.
+    pub(crate) fn into_owned_fd(self) -> Option<OwnedFd> {
+        match self {
+            Stream::Tcp(t) => Some(OwnedFd::from(t.0)),
+            Stream::Hooked(h) => Some(OwnedFd::from(h.tcp.0)),
+            // A TLS session's socket carries records only its rustls state can read.
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => None,
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe(_) => None,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::Pipe(_) => None,
+        }
+    }
+
+    /// Lays `io` over a TCP transport; other transports are left as they are.
+    pub(crate) fn hooked(self, io: Box<dyn SocketIo>) -> Stream {
+        match self {
+            Stream::Tcp(tcp) => Stream::Hooked(Box::new(Hooked { tcp, io })),
+            other => other,
+        }
+    }
+}
+
+/// A hooked stream holds nothing back and has nothing to say when closing (the methods a
+/// TLS transport needs, which `dispatch!` calls on every transport).
+impl Hooked {
+    fn holds_output(&self) -> bool {
+        false
+    }
+
+    fn flush(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    fn closing(&mut self) {}
+}
+
+/// TCP with a [`SocketIo`] that may receive and send in the server's place.
+pub(crate) struct Hooked {
+    tcp: Tcp,
+    io: Box<dyn SocketIo>,
+}
+
+impl Hooked {
+    fn recv_once(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let fd = self.tcp.0.as_raw_fd();
+        match self.io.recv(fd, buf) {
+            Some(r) => r,
+            None => self.tcp.read(buf),
+        }
+    }
+
+    fn send_once(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let fd = self.tcp.0.as_raw_fd();
+        match self.io.send(fd, buf) {
+            Some(r) => r,
+            None => self.tcp.write(buf),
+        }
+    }
+
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        retry(|| self.recv_once(buf))
+    }
+
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        retry(|| self.send_once(buf))
+    }
+
+    pub(crate) fn read_wait(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        match self.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+        enter_blocking(&self.tcp.0, timeout, true)?;
+        let result = retry(|| self.recv_once(buf));
+        SockRef::from(&self.tcp.0).set_nonblocking(true)?;
+        result
+    }
+
+    pub(crate) fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>) {
+        if let Err(e) = enter_blocking(&self.tcp.0, timeout, false) {
+            return (0, Err(e));
+        }
+        let (done, result) = write_all_with(buf, |b| self.send_once(b));
+        let restored = SockRef::from(&self.tcp.0).set_nonblocking(true);
+        (done, result.and(restored))
+    }
+
+    pub(crate) fn pending(&mut self) -> usize {
+        let fd = self.tcp.0.as_raw_fd();
+        self.io.pending(fd)
+    }
+
+    /// Never: file bytes go through `write`, so a send override sees them.
+    pub(crate) fn send_file(
+        &mut self,
+        _file: &File,
+        _offset: &mut u64,
+        _len: usize,
+    ) -> Option<io::Result<usize>> {
+        None
     }
 }

@@ -9,9 +9,12 @@ use mio::{Interest, Token};
 use socket2::SockRef;
 
 use super::{arm, Core};
+use crate::config::Config;
 use crate::conn::session::Session;
 use crate::conn::transport::{Stream, Tcp, Transport};
 use crate::event::Event;
+use crate::hooks::Opened;
+use crate::types::SessionId;
 
 /// Which listener a connection came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,25 +127,38 @@ impl Core {
             log::warn!("register: {e}");
             return None;
         }
-        if let Some(on_open) = &config.on_open {
-            let accepted =
-                catch_unwind(AssertUnwindSafe(|| on_open(id, peer))).unwrap_or_else(|_| {
-                    log::error!("on_open panicked; refusing {peer}");
-                    false
-                });
-            if !accepted {
-                log::debug!("on_open refused {peer}");
-                // The id was shown to user code: it is used up, and paired with an on_close.
-                self.sessions.burn_next_id();
-                transport.deregister(&self.registry);
-                if let Some(on_close) = &config.on_close {
-                    if catch_unwind(AssertUnwindSafe(|| on_close(id))).is_err() {
-                        log::error!("on_close panicked");
-                    }
+        // Raw-socket hooks (the C API) see the descriptor first and may lay a transport over it.
+        let mut accepted = true;
+        if let (Some(hooks), Some(fd)) = (&config.socket_hooks, transport.raw_fd()) {
+            match catch_unwind(AssertUnwindSafe(|| hooks.opened(id, peer, fd))) {
+                Ok(Opened::Accept) => {}
+                Ok(Opened::AcceptWith(io)) => transport = transport.hooked(io),
+                Ok(Opened::Refuse) => accepted = false,
+                Err(_) => {
+                    log::error!("socket hook panicked; refusing {peer}");
+                    accepted = false;
                 }
-                config.events.emit(|| Event::Disconnected { id });
-                return None;
             }
+        }
+        if let Some(on_open) = config.on_open.as_ref().filter(|_| accepted) {
+            accepted = catch_unwind(AssertUnwindSafe(|| on_open(id, peer))).unwrap_or_else(|_| {
+                log::error!("on_open panicked; refusing {peer}");
+                false
+            });
+        }
+        if !accepted {
+            log::debug!("on_open refused {peer}");
+            // The id was shown to user code: it is used up, and paired with an on_close.
+            self.sessions.burn_next_id();
+            transport.deregister(&self.registry);
+            if let Some(on_close) = &config.on_close {
+                if catch_unwind(AssertUnwindSafe(|| on_close(id))).is_err() {
+                    log::error!("on_close panicked");
+                }
+            }
+            socket_closed(config, id, transport);
+            config.events.emit(|| Event::Disconnected { id });
+            return None;
         }
         self.lru_clock += 1;
         let mut session = Session::new(id, transport, peer, self.lru_clock);
@@ -231,6 +247,17 @@ fn configure(stream: &TcpStream, config: &crate::config::Config) {
     if let Some(linger) = config.linger {
         if let Err(e) = sock.set_linger(Some(linger)) {
             log::warn!("SO_LINGER: {e}");
+        }
+    }
+}
+
+/// Hands a finished session's socket to the raw-socket hooks, if any (otherwise it is dropped,
+/// which closes it).
+pub(super) fn socket_closed(config: &Config, id: SessionId, transport: Stream) {
+    if let Some(hooks) = &config.socket_hooks {
+        let socket = transport.into_owned_fd();
+        if catch_unwind(AssertUnwindSafe(|| hooks.closed(id, socket))).is_err() {
+            log::error!("socket hook panicked on close");
         }
     }
 }

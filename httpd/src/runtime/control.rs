@@ -187,6 +187,18 @@ impl ServerContext<'_> {
         self.core.sessions[slot].ctx_mut()
     }
 
+    /// Marks a session as just used, so the LRU purge closes it last (ESP-IDF's
+    /// `httpd_sess_update_lru_counter`).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchSession`] if the session has closed.
+    pub fn mark_used(&mut self, id: SessionId) -> Result<(), Error> {
+        let slot = self.core.session_slot(id).ok_or(Error::NoSuchSession)?;
+        self.core.lru_clock += 1;
+        self.core.sessions[slot].last_used = self.core.lru_clock;
+        Ok(())
+    }
+
     /// The server's handle, as the layer above keeps it.
     pub(crate) fn server_ref(&self) -> &Weak<dyn Any + Send + Sync> {
         &self.core.env.server

@@ -189,7 +189,11 @@ impl Core {
         }
         let ctx = s.ctx.take();
         let id = s.id;
-        drop(s);
+        let transport = {
+            let s = s;
+            s.transport
+        };
+        super::accept::socket_closed(&self.env.config, id, transport);
         if catch_unwind(AssertUnwindSafe(move || drop(ctx))).is_err() {
             log::error!("dropping a session context panicked");
         }

@@ -19,38 +19,8 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// making sure they are built: `cargo test` builds examples, but `cargo test --test examples`
 /// does not, and an example edited since the last build would be stale.
 pub fn examples_dir() -> &'static Path {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        // target/<profile>/deps/examples-<hash>
-        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .ok_or("test binary outside target/<profile>/deps")?;
-        let mut build = crate::util::cargo_command();
-        build.args(["build", "--quiet", "-p", "httpd", "--examples"]);
-        if let Some(target_dir) = profile_dir.parent() {
-            build.arg("--target-dir").arg(target_dir);
-        }
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-        }
-        let status = build
-            .stdin(Stdio::null())
-            .status()
-            .map_err(|e| format!("running cargo build --examples: {e}"))?;
-        if !status.success() {
-            return Err(format!("cargo build --examples failed: {status}"));
-        }
-        Ok(profile_dir.join("examples"))
-    });
-    match dir {
-        Ok(dir) => dir,
-        Err(e) => panic!("{e}"),
-    }
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| crate::util::cargo_build(&["-p", "httpd", "--examples"]).join("examples"))
 }
 
 pub fn example(name: &str) -> Command {
@@ -239,6 +209,18 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// Flags for a headless Chromium that stays off the network and keeps to itself.
+pub const CHROMIUM_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
 
 /// The installed Chromium's command, or `None` (with a note) when there is none, which is
 /// allowed unless `HTTPD_REQUIRE_BROWSER` is set (CI installs Chromium and sets it).

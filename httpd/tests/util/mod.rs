@@ -285,6 +285,33 @@ impl Client {
     }
 }
 
+/// Registers `GET /hello`, answering "Hello World!".
+pub fn register_hello(server: &Server) {
+    server
+        .register(httpd::Handler::new("/hello", httpd::Method::Get, |req| {
+            req.send_str("Hello World!")
+        }))
+        .unwrap();
+}
+
+/// Registers `GET /detach`, which detaches each request and hands it over on the returned
+/// channel.
+pub fn register_detach(server: &Server) -> std::sync::mpsc::Receiver<httpd::AsyncRequest> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    server
+        .register(httpd::Handler::new(
+            "/detach",
+            httpd::Method::Get,
+            move |req| {
+                tx.lock().unwrap().send(req.detach()?).unwrap();
+                Ok(())
+            },
+        ))
+        .unwrap();
+    rx
+}
+
 /// Registers `GET /id`, which reports the request's session id on the returned channel and
 /// answers with it as text.
 pub fn register_id_handler(server: &Server) -> std::sync::mpsc::Receiver<httpd::SessionId> {
@@ -371,6 +398,55 @@ pub fn cargo_command() -> std::process::Command {
         }
     }
     cmd
+}
+
+/// Runs `cargo build --quiet ARGS` for this test binary's profile and target directory (an
+/// up-to-date build is a no-op) and returns that profile's directory, `target/<profile>`.
+/// Panics when the build fails.
+pub fn cargo_build(args: &[&str]) -> std::path::PathBuf {
+    use std::path::Path;
+    // target/<profile>/deps/<test>-<hash>
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps")
+        .to_path_buf();
+    let mut build = cargo_command();
+    build.arg("build").arg("--quiet").args(args);
+    if let Some(target_dir) = profile_dir.parent() {
+        build.arg("--target-dir").arg(target_dir);
+    }
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some(profile) => {
+            build.args(["--profile", profile]);
+        }
+    }
+    let status = build
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "cargo build {args:?} failed: {status}");
+    profile_dir
+}
+
+/// The `/adder` log lines of ESP-IDF's persistent-sockets example, in order, for one `adder`
+/// client run with `n`: PUT 0, POST 1..=n, GET, then the context freed at the close.
+pub fn adder_log(n: i64) -> Vec<String> {
+    let mut expected = vec![
+        "/adder visitor count = 1".to_owned(),
+        "/adder PUT handler read 0".to_owned(),
+        "/adder PUT allocating new session".to_owned(),
+    ];
+    for i in 1..=n {
+        expected.push(format!("/adder visitor count = {}", i + 1));
+        expected.push(format!("/adder handler read {i}"));
+    }
+    expected.push(format!("/adder visitor count = {}", n + 2));
+    expected.push(format!("/adder GET handler send {}", n * (n + 1) / 2));
+    expected.push("/adder Free Context function called".to_owned());
+    expected
 }
 
 /// Whether `program --version` runs; prints a note (the test is then skipped) when it does not.
