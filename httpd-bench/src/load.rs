@@ -215,6 +215,25 @@ impl Wrk {
         ChildGuard::spawn(&mut cmd)
     }
 
+    /// Runs `secs` seconds of GET /plaintext over TLS on `conns` connections; with
+    /// `new_connections`, every request on a connection of its own (a full handshake each:
+    /// wrk does not resume sessions).
+    pub(crate) fn run_tls(
+        &self,
+        port: u16,
+        conns: usize,
+        secs: u64,
+        new_connections: bool,
+    ) -> io::Result<WrkReport> {
+        let close = self.script.with_file_name("close.lua");
+        if new_connections {
+            fs::write(&close, "wrk.headers[\"Connection\"] = \"close\"\n")?;
+        }
+        let url = format!("https://127.0.0.1:{port}/plaintext");
+        let script = new_connections.then_some(close.as_path());
+        Wrk::finish(self.start_url(&url, conns, secs, script)?)
+    }
+
     /// Waits for a run started by [`Wrk::start`] and reads its report.
     pub(crate) fn finish(run: ChildGuard) -> io::Result<WrkReport> {
         let output = run.wait_output()?;

@@ -7,6 +7,7 @@
 //! cargo run --release -p httpd-bench -- soak --secs 600   # c=50 on httpd, RSS at start and end
 //! cargo run --release -p httpd-bench -- serve hyper --port 8080
 //! cargo run --release -p httpd-bench -- latency  # GET /hello round trips, alone and with 6 stuck clients; WebSocket echo
+//! cargo run --release -p httpd-bench -- tls [--secs S] [--idle N]  # HTTPS: httpd, hyper+tokio-rustls, nginx
 //! cargo run --release -p httpd-bench -- files    # static files against nginx: 1 KiB req/s, 64 MiB MB/s, RSS with 20 x 256 MiB
 //! ```
 //!
@@ -22,6 +23,7 @@ mod load;
 mod measure;
 mod report;
 mod servers;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,7 @@ use servers::Kind;
 const USAGE: &str =
     "usage: httpd-bench all [--rounds N] [--secs S] [--only a,b] | quick [--only a,b] \
                      | soak [--secs S] | serve <name> --port P | latency [--n N] [--stuck K] \
+                     | tls [--secs S] [--idle N]\n\
                      | files [--secs S]\n\
                      servers: httpd ceiling hyper may_minihttp nginx tiny_http";
 
@@ -90,6 +93,12 @@ fn main() -> ExitCode {
                 &latency::ws_rtt(n),
             );
             Ok(())
+        }),
+        Some("tls") => flag(&args, "--secs").and_then(|secs| {
+            let idle = flag(&args, "--idle")?.unwrap_or(1000);
+            tls::run(secs.unwrap_or(5), idle)
+                .map(|out| print!("{out}"))
+                .map_err(|e| e.to_string())
         }),
         Some("files") => flag(&args, "--secs")
             .and_then(|secs| files::run(secs.unwrap_or(10)).map_err(|e| e.to_string()))

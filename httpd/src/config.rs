@@ -93,6 +93,12 @@ pub struct Config {
     pub(crate) failure_policy: FailurePolicy,
     /// Raw-socket hooks (the C API); see [`SocketHooks`].
     pub(crate) socket_hooks: Option<Arc<dyn SocketHooks>>,
+    /// HTTPS (feature `tls`): see [`ConfigBuilder::tls`].
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
+    /// A second, plain-HTTP port (feature `tls`): see [`ConfigBuilder::http_port`].
+    #[cfg(feature = "tls")]
+    pub(crate) http_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -130,6 +136,10 @@ impl Default for Config {
             uri_match: UriMatch::Exact,
             failure_policy: FailurePolicy::ErrorPage,
             socket_hooks: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            http_port: None,
         }
     }
 }
@@ -646,6 +656,40 @@ impl ConfigBuilder {
             )?;
         }
         Ok(c)
+    }
+}
+
+// ---- TLS (feature `tls`) ---------------------------------------------------------------------
+
+#[cfg(feature = "tls")]
+impl ConfigBuilder {
+    /// Serves HTTPS (and WSS) on the port: every connection makes a TLS handshake first,
+    /// inside the loop, within the configuration's handshake deadline. A connection in its
+    /// handshake counts toward `max_open_sockets`. Default: plain HTTP.
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
+    /// With [`tls`](ConfigBuilder::tls): also serves the same handlers over plain HTTP on this
+    /// port (0 picks a free one; see `Server::http_addr`), from the same loop and session
+    /// table. Default: none.
+    pub fn http_port(mut self, port: u16) -> Self {
+        self.config.http_port = Some(port);
+        self
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Config {
+    /// The TLS configuration, if the server speaks HTTPS.
+    pub fn tls(&self) -> Option<&crate::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
+
+    /// The address of the second, plain-HTTP listener, if one is configured.
+    pub fn http_socket_addr(&self) -> Option<SocketAddr> {
+        self.http_port.map(|p| SocketAddr::new(self.bind_addr, p))
     }
 }
 

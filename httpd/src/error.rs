@@ -13,6 +13,8 @@ pub enum Error {
     /// A configuration value was refused by [`ConfigBuilder::build`](crate::ConfigBuilder::build);
     /// the payload names the setting and the rule.
     InvalidConfig(&'static str),
+    /// TLS material or settings are unusable (feature `tls`); the message names the file.
+    Tls(String),
     /// The handler table already holds `max_uri_handlers` handlers.
     HandlerTableFull,
     /// A handler for the same URI and method is already registered (or the matcher already
@@ -90,6 +92,7 @@ impl fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "i/o error: {e}"),
             Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+            Error::Tls(why) => write!(f, "TLS configuration: {why}"),
             Error::HandlerTableFull => f.write_str("handler table is full"),
             Error::HandlerExists => f.write_str("a handler for this URI and method exists"),
             Error::HandlerNotFound => f.write_str("no handler registered for this URI"),

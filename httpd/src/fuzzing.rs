@@ -205,20 +205,10 @@ fn ws_run(stream: &[u8], max: usize, step: usize) -> (Vec<WsFrame>, Result<usize
     }
 }
 
-/// Feeds `data` to one session of a server core over an in-memory pipe, then closes the
-/// client's side, and checks that the server answered with HTTP/1.1 responses (or nothing),
-/// closed the session, and still serves a well-formed request on a new session.
-///
-/// # Panics
-/// When one of those does not hold.
-pub fn session(data: &[u8]) {
-    let config = Config::builder()
-        .max_open_sockets(4)
-        .recv_wait_timeout(Duration::from_millis(50))
-        .max_body_len(Some(64 * 1024))
-        .build()
-        .expect("valid config");
-    let handlers = vec![
+/// The handlers the session fuzz targets serve: a fixed answer, an echo, a streamed body
+/// and a WebSocket echo.
+fn handlers() -> Vec<Handler> {
+    vec![
         Handler::new("/hello", Method::Get, |req| req.send_str("Hello World!")),
         Handler::new("/echo", Method::Any, |req| {
             let body = req.read_body(64 * 1024)?;
@@ -232,8 +222,23 @@ pub fn session(data: &[u8]) {
             None => conn.send_binary(frame.payload()),
         })
         .into(),
-    ];
-    let mut harness = Harness::new(config, handlers);
+    ]
+}
+
+/// Feeds `data` to one session of a server core over an in-memory pipe, then closes the
+/// client's side, and checks that the server answered with HTTP/1.1 responses (or nothing),
+/// closed the session, and still serves a well-formed request on a new session.
+///
+/// # Panics
+/// When one of those does not hold.
+pub fn session(data: &[u8]) {
+    let config = Config::builder()
+        .max_open_sockets(4)
+        .recv_wait_timeout(Duration::from_millis(50))
+        .max_body_len(Some(64 * 1024))
+        .build()
+        .expect("valid config");
+    let mut harness = Harness::new(config, handlers());
     let (slot, client) = harness.connect().expect("a free slot");
     client.send(data);
     client.close();
@@ -256,6 +261,11 @@ pub fn session(data: &[u8]) {
         "server stopped serving"
     );
 }
+
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use tls::tls_session;
 
 /// Resolves `data` (as text) as a static-file request path and checks that whatever it
 /// accepts stays inside the root (see `files::resolve`).

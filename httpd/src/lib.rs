@@ -39,9 +39,11 @@
 //! - `hooks`: raw-socket hooks for bindings that speak in OS descriptors (the C API). Uses
 //!   `types`.
 //! - `config`: the validated configuration and its builder. Uses the above.
+//! - `tls` (feature `tls`): TLS configuration (certificates, client authentication, versions,
+//!   resumption, handshake deadline) and what handlers learn of a TLS session. Uses `error`.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
 //!   keep-alive rule, request targets, the WebSocket codec and message assembly). Uses the above.
-//! - `conn`: transports (TCP, an in-memory pipe), buffers, response bodies pulled from a
+//! - `conn`: transports (TCP, TLS over TCP, an in-memory pipe), buffers, response bodies pulled from a
 //!   source, the session state machine and the session table. Uses the above.
 //! - `api`: what handlers get (request, response, `Body`, `WsConn`, detached requests, session
 //!   context). Uses the above.
@@ -72,6 +74,8 @@ mod proto;
 mod router;
 mod runtime;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 mod types;
 
 // esp-rs on a host (issue 14): the top layer, above `server`.
@@ -92,4 +96,9 @@ pub use hooks::{Opened, SocketHooks, SocketIo};
 pub use router::Handler;
 pub use runtime::control::ServerContext;
 pub use server::Server;
+#[cfg(feature = "tls")]
+pub use tls::{
+    crypto_provider, ClientAuth, Resumption, TlsConfig, TlsConfigBuilder, TlsInfo, TlsVersion,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+};
 pub use types::{Method, SessionId, UriMatch, Version};

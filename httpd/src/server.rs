@@ -30,6 +30,9 @@ pub(crate) struct Inner {
     local_addr: SocketAddr,
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: OnceLock<ThreadId>,
+    /// The plain-HTTP listener's address beside a TLS one.
+    #[cfg(feature = "tls")]
+    http_addr: Option<SocketAddr>,
 }
 
 impl Inner {
@@ -124,6 +127,16 @@ impl Server {
         fit_descriptors(&mut config)?;
         let listener = bind(&config)?;
         let local_addr = listener.local_addr()?;
+        #[cfg(feature = "tls")]
+        let plain = match config.http_socket_addr() {
+            Some(addr) => Some(bind_to(addr, config.backlog_conn)?),
+            None => None,
+        };
+        #[cfg(feature = "tls")]
+        let http_addr = match &plain {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (ctrl, ctrl_rx) = sync_channel(config.ctrl_queue_len);
@@ -138,11 +151,18 @@ impl Server {
             local_addr,
             thread: Mutex::new(None),
             thread_id: OnceLock::new(),
+            #[cfg(feature = "tls")]
+            http_addr,
         });
         let name = config.thread_name.clone();
         let stack_size = config.stack_size;
         let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&inner) as Weak<Inner>;
-        let event_loop = EventLoop::new(poll, listener, ctrl_rx, waker, shared, config, weak)?;
+        #[allow(unused_mut)] // (mutated with the `tls` feature)
+        let mut event_loop = EventLoop::new(poll, listener, ctrl_rx, waker, shared, config, weak)?;
+        #[cfg(feature = "tls")]
+        if let Some(plain) = plain {
+            event_loop.set_plain_listener(plain)?;
+        }
         let handle = thread::Builder::new()
             .name(name)
             .stack_size(stack_size)
@@ -161,6 +181,13 @@ impl Server {
     /// The address the server listens on (with the real port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// The address of the plain-HTTP listener configured with
+    /// [`ConfigBuilder::http_port`](crate::ConfigBuilder::http_port) beside a TLS one.
+    #[cfg(feature = "tls")]
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.inner.http_addr
     }
 
     /// Stops the server (ESP-IDF's `httpd_stop`): closes every connection (running `on_close`
@@ -383,11 +410,14 @@ fn fit_descriptors(config: &mut Config) -> Result<(), Error> {
 }
 
 fn bind(config: &Config) -> Result<TcpListener, Error> {
-    let addr = config.socket_addr();
+    bind_to(config.socket_addr(), config.backlog_conn)
+}
+
+fn bind_to(addr: SocketAddr, backlog: u32) -> Result<TcpListener, Error> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(config.backlog_conn).unwrap_or(i32::MAX))?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     socket.set_nonblocking(true)?;
     Ok(TcpListener::from_std(StdListener::from(socket)))
 }

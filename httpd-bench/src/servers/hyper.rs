@@ -39,7 +39,7 @@ async fn serve(port: u16) -> io::Result<()> {
     }
 }
 
-async fn plaintext(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+pub(crate) async fn plaintext(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
     if req.uri().path() == "/plaintext" {
         response

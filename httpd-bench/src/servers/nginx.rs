@@ -89,3 +89,29 @@ pub(crate) fn command_with_files(
         .arg(dir.join("error.log"));
     Ok(cmd)
 }
+
+/// The configuration for TLS: the same server, listening with TLS 1.2 and 1.3 and the given
+/// certificate and key (nginx's defaults otherwise: tickets on, no session cache).
+pub(crate) fn tls_config(dir: &Path, port: u16, cert: &Path, key: &Path) -> String {
+    config_with_files(dir, port, None).replace(
+        &format!("listen 127.0.0.1:{port} backlog=1024;"),
+        &format!(
+            "listen 127.0.0.1:{port} ssl backlog=1024;\n        \
+             ssl_certificate {};\n        ssl_certificate_key {};\n        \
+             ssl_protocols TLSv1.2 TLSv1.3;",
+            cert.display(),
+            key.display()
+        ),
+    )
+}
+
+/// [`command`] with [`tls_config`].
+///
+/// # Errors
+/// nginx is not installed, or `dir` cannot be written.
+pub(crate) fn tls_command(dir: &Path, port: u16, cert: &Path, key: &Path) -> io::Result<Command> {
+    let mut cmd = command(dir, port)?;
+    fs::write(dir.join("nginx.conf"), tls_config(dir, port, cert, key))?;
+    cmd.current_dir(dir);
+    Ok(cmd)
+}

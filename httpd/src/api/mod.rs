@@ -8,4 +8,6 @@ pub(crate) mod exchange;
 pub(crate) mod request;
 mod respond;
 mod session_api;
+#[cfg(feature = "tls")]
+mod tls;
 pub(crate) mod ws;

@@ -335,6 +335,9 @@ impl<'a> Request<'a> {
             0 => Err(Error::ConnectionClosed),
             n => {
                 input.end += n;
+                // A blocking read says nothing about what is left (in the socket, or inside
+                // a TLS transport): the loop looks again rather than wait for an edge.
+                input.readable = true;
                 Ok(())
             }
         }

@@ -1,4 +1,4 @@
-//! The connection layer: transports (TCP, an in-memory pipe; TLS later), buffers and their
+//! The connection layer: transports (TCP, TLS over TCP, an in-memory pipe), buffers and their
 //! pools, response bodies pulled from a source, the session state machine and the session
 //! table. Uses `types`, `error` and `proto`; knows nothing of handlers or the loop.
 
@@ -8,4 +8,6 @@ pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod source;
 pub(crate) mod table;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 pub(crate) mod transport;

@@ -23,6 +23,10 @@ use crate::ErrorCode;
 
 /// What the session's input side is doing, named for what it waits for.
 pub(crate) enum Phase {
+    /// A TLS connection's handshake is under way: no request can arrive yet. Bounded by the
+    /// handshake deadline.
+    #[cfg(feature = "tls")]
+    Handshake,
     /// Waiting for (the rest of) a request head.
     ReadHead,
     /// The head is complete; a body small enough to buffer is still arriving. The loop reads it
@@ -46,6 +50,8 @@ pub(crate) enum Phase {
 impl fmt::Debug for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            #[cfg(feature = "tls")]
+            Phase::Handshake => "Handshake",
             Phase::ReadHead => "ReadHead",
             Phase::ReadBody(_) => "ReadBody",
             Phase::InHandler => "InHandler",
@@ -164,13 +170,21 @@ impl fmt::Debug for Session {
 
 impl Session {
     pub(crate) fn new(id: SessionId, transport: Stream, peer: SocketAddr, now_used: u64) -> Self {
+        #[cfg(feature = "tls")]
+        let phase = if transport.is_handshaking() {
+            Phase::Handshake
+        } else {
+            Phase::ReadHead
+        };
+        #[cfg(not(feature = "tls"))]
+        let phase = Phase::ReadHead;
         Session {
             id,
             peer,
             transport,
             input: Input::default(),
             output: Output::default(),
-            phase: Phase::ReadHead,
+            phase,
             queued: false,
             continue_sent: false,
             head_started: None,
@@ -422,7 +436,12 @@ impl Session {
             }
             let out = &mut self.output;
             if out.pending() == 0 {
-                return Ok((true, wrote));
+                // What the transport still holds (TLS records) must go out too.
+                if !self.transport.holds_output() {
+                    return Ok((true, wrote));
+                }
+                wrote |= self.transport.flush()?;
+                return Ok((!self.transport.holds_output(), wrote));
             }
             match self.transport.write(&out.data[out.pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

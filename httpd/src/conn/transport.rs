@@ -1,6 +1,6 @@
-//! Transports: what a session reads from and writes to. Plain TCP now; TLS wraps a TCP
-//! transport later (issue 11); an in-memory pipe lets the session state machine be tested and
-//! fuzzed without sockets.
+//! Transports: what a session reads from and writes to. Plain TCP; TLS over TCP (feature
+//! `tls`, in `tls.rs`); an in-memory pipe lets the session state machine be tested and fuzzed
+//! without sockets.
 //!
 //! A transport is non-blocking by default. A handler that must wait on its client (a body
 //! larger than the buffer, output beyond the pending budget) asks for one blocking read or
@@ -31,6 +31,19 @@ pub(crate) trait Transport: Send {
     fn write_wait(&mut self, buf: &[u8], timeout: Duration) -> (usize, io::Result<()>);
     /// Stops sending (the write half closes; reading goes on).
     fn shutdown_write(&mut self);
+    /// Whether bytes already accepted by [`write`](Transport::write) are still held inside
+    /// the transport (TLS records the socket has not taken). The session waits for
+    /// writability until they are out.
+    fn holds_output(&self) -> bool {
+        false
+    }
+    /// Writes what the transport holds, without blocking; `Ok(true)` if that made progress.
+    fn flush(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
+    /// The session is closing: say so if the protocol has words for it (TLS's
+    /// close_notify), without blocking.
+    fn closing(&mut self) {}
     /// Registers with the loop's poller. Transports that are not sockets do nothing: their
     /// owner drives them.
     fn register(&mut self, registry: &Registry, token: Token, interest: Interest)
@@ -63,12 +76,18 @@ pub(crate) trait Transport: Send {
 }
 
 /// The transports a session may have, dispatched statically: a read or write on the hot
-/// path is a match, not an indirect call. TLS joins as a variant (issue 11).
+/// path is a match, not an indirect call. (TLS is boxed: its state is large, and a plain
+/// session should not pay for it.)
 pub(crate) enum Stream {
     Tcp(Tcp),
     /// TCP whose reads and writes a [`SocketIo`] may take over (the C API's overrides). Boxed:
     /// every session's `Stream` stays as small as plain TCP's.
     Hooked(Box<Hooked>),
+    #[cfg(feature = "tls")]
+    Tls(Box<super::tls::Tls>),
+    /// TLS over the in-memory pipe (session tests and fuzzing).
+    #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+    TlsPipe(Box<super::tls::Tls<super::pipe::Pipe>>),
     #[cfg(any(test, feature = "fuzzing"))]
     Pipe(super::pipe::Pipe),
 }
@@ -78,6 +97,10 @@ macro_rules! dispatch {
     ($stream:expr, $t:ident => $call:expr) => {
         match $stream {
             Stream::Tcp($t) => $call,
+            #[cfg(feature = "tls")]
+            Stream::Tls($t) => $call,
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe($t) => $call,
             Stream::Hooked($t) => $call,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
@@ -95,6 +118,10 @@ macro_rules! dispatch_socket {
                 let $t = &mut h.tcp;
                 $call
             }
+            #[cfg(feature = "tls")]
+            Stream::Tls($t) => $call,
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe($t) => $call,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
         }
@@ -108,6 +135,10 @@ impl Stream {
     pub(crate) fn cutoff_handle(&self) -> Option<socket2::Socket> {
         match self {
             Stream::Tcp(t) => SockRef::from(&t.0).try_clone().ok(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => SockRef::from(t.socket()).try_clone().ok(),
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe(_) => None,
             Stream::Hooked(h) => SockRef::from(&h.tcp.0).try_clone().ok(),
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe(_) => None,
@@ -136,6 +167,19 @@ impl Transport for Stream {
 
     fn shutdown_write(&mut self) {
         dispatch_socket!(self, t => t.shutdown_write())
+    }
+
+    #[inline]
+    fn holds_output(&self) -> bool {
+        dispatch!(self, t => t.holds_output())
+    }
+
+    fn flush(&mut self) -> io::Result<bool> {
+        dispatch!(self, t => t.flush())
+    }
+
+    fn closing(&mut self) {
+        dispatch!(self, t => t.closing())
     }
 
     fn register(
@@ -172,6 +216,42 @@ impl Transport for Stream {
         len: usize,
     ) -> Option<io::Result<usize>> {
         dispatch!(self, t => t.send_file(file, offset, len))
+    }
+}
+
+impl Stream {
+    /// Whether a TLS handshake is still to be done before the session reads requests.
+    #[cfg(feature = "tls")]
+    pub(crate) fn is_handshaking(&self) -> bool {
+        match self {
+            Stream::Tls(t) => t.is_handshaking(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::TlsPipe(t) => t.is_handshaking(),
+            _ => false,
+        }
+    }
+
+    /// Advances a TLS handshake without blocking: `Ok(true)` once complete (always, for
+    /// transports without one).
+    #[cfg(feature = "tls")]
+    pub(crate) fn handshake(&mut self) -> io::Result<bool> {
+        match self {
+            Stream::Tls(t) => t.handshake(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::TlsPipe(t) => t.handshake(),
+            _ => Ok(true),
+        }
+    }
+
+    /// What the TLS handshake settled; `None` for plain transports.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
+        match self {
+            Stream::Tls(t) => t.info(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Stream::TlsPipe(t) => t.info(),
+            _ => None,
+        }
     }
 }
 
@@ -303,6 +383,10 @@ impl Stream {
         match self {
             Stream::Tcp(t) => Some(t.0.as_raw_fd()),
             Stream::Hooked(h) => Some(h.tcp.0.as_raw_fd()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => Some(t.socket().as_raw_fd()),
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe(_) => None,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe(_) => None,
         }
@@ -313,6 +397,11 @@ impl Stream {
         match self {
             Stream::Tcp(t) => Some(OwnedFd::from(t.0)),
             Stream::Hooked(h) => Some(OwnedFd::from(h.tcp.0)),
+            // A TLS session's socket carries records only its rustls state can read.
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => None,
+            #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
+            Stream::TlsPipe(_) => None,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe(_) => None,
         }
@@ -325,6 +414,20 @@ impl Stream {
             other => other,
         }
     }
+}
+
+/// A hooked stream holds nothing back and has nothing to say when closing (the methods a
+/// TLS transport needs, which `dispatch!` calls on every transport).
+impl Hooked {
+    fn holds_output(&self) -> bool {
+        false
+    }
+
+    fn flush(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    fn closing(&mut self) {}
 }
 
 /// TCP with a [`SocketIo`] that may receive and send in the server's place.

@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use mio::net::TcpStream;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use socket2::SockRef;
 
@@ -16,18 +16,41 @@ use crate::event::Event;
 use crate::hooks::Opened;
 use crate::types::SessionId;
 
+/// Which listener a connection came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// The configured port (TLS when configured).
+    Main,
+    /// The plain-HTTP port beside a TLS one.
+    #[cfg(feature = "tls")]
+    Plain,
+}
+
 /// Connections accepted per turn, so a connection flood cannot starve served sessions.
 const ACCEPTS_PER_TURN: usize = 64;
 
 impl Core {
     pub(super) fn accept(&mut self) {
+        self.accept_from(Via::Main);
+    }
+
+    /// Whether a listener may have connections waiting.
+    pub(super) fn any_listener_ready(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.plain.as_ref().is_some_and(|(_, ready)| *ready) {
+            return true;
+        }
+        self.listener_ready
+    }
+
+    fn accept_from(&mut self, via: Via) {
         for _ in 0..ACCEPTS_PER_TURN {
             let full = self.sessions.len() >= self.config().max_open_sockets;
             if full && !self.config().lru_purge_enable {
                 // Leave it in the backlog until a session closes.
                 return;
             }
-            let Some(listener) = &self.listener else {
+            let Some(listener) = self.listener_of(via) else {
                 return;
             };
             match listener.accept() {
@@ -37,10 +60,13 @@ impl Core {
                         continue;
                     }
                     configure(&stream, self.config());
-                    self.open(Stream::Tcp(Tcp(stream)), peer);
+                    let Some(transport) = self.transport_for(stream, peer, via) else {
+                        continue;
+                    };
+                    self.open(transport, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.listener_ready = false;
+                    self.set_listener_ready(via, false);
                     return;
                 }
                 Err(e)
@@ -49,8 +75,28 @@ impl Core {
                 Err(e) => {
                     // Out of descriptors or memory: wait for the next edge (or a close).
                     log::warn!("accept: {e}");
-                    self.listener_ready = false;
+                    self.set_listener_ready(via, false);
                     return;
+                }
+            }
+        }
+    }
+
+    fn listener_of(&self, via: Via) -> Option<&TcpListener> {
+        match via {
+            Via::Main => self.listener.as_ref(),
+            #[cfg(feature = "tls")]
+            Via::Plain => self.plain.as_ref().map(|(l, _)| l),
+        }
+    }
+
+    fn set_listener_ready(&mut self, via: Via, ready: bool) {
+        match via {
+            Via::Main => self.listener_ready = ready,
+            #[cfg(feature = "tls")]
+            Via::Plain => {
+                if let Some((_, r)) = &mut self.plain {
+                    *r = ready;
                 }
             }
         }
@@ -116,8 +162,11 @@ impl Core {
         }
         self.lru_clock += 1;
         let mut session = Session::new(id, transport, peer, self.lru_clock);
-        let idle = config.idle_timeout.map(|t| self.now + t);
-        arm(&mut self.next_timer, &mut session, idle);
+        let deadline = match handshake_timeout(config, &session) {
+            Some(t) => Some(self.now + t),
+            None => config.idle_timeout.map(|t| self.now + t),
+        };
+        arm(&mut self.next_timer, &mut session, deadline);
         let slot = self.sessions.insert(session);
         self.shared.add_client(id);
         log::debug!("session {id} opened from {peer}");
@@ -127,6 +176,59 @@ impl Core {
             .emit(|| Event::Connected { id, peer });
         Some(slot)
     }
+}
+
+#[cfg(feature = "tls")]
+impl Core {
+    /// Installs the plain-HTTP listener beside the TLS one.
+    pub(crate) fn set_plain_listener(&mut self, mut listener: TcpListener) -> io::Result<()> {
+        self.registry
+            .register(&mut listener, super::PLAIN_LISTENER, Interest::READABLE)?;
+        self.plain = Some((listener, false));
+        Ok(())
+    }
+
+    pub(super) fn plain_ready(&mut self) {
+        self.set_listener_ready(Via::Plain, true);
+    }
+
+    pub(super) fn accept_plain(&mut self) {
+        if self.plain.as_ref().is_some_and(|(_, ready)| *ready) {
+            self.accept_from(Via::Plain);
+        }
+    }
+}
+
+impl Core {
+    /// The transport for an accepted connection: TLS when configured (and the connection came
+    /// to the TLS listener), else plain TCP. `None` if TLS state cannot be made.
+    fn transport_for(&self, stream: TcpStream, peer: SocketAddr, via: Via) -> Option<Stream> {
+        #[cfg(feature = "tls")]
+        if let (Some(tls), Via::Main) = (&self.config().tls, via) {
+            return match crate::conn::tls::Tls::new(stream, std::sync::Arc::clone(&tls.server)) {
+                Ok(t) => Some(Stream::Tls(Box::new(t))),
+                Err(e) => {
+                    log::warn!("TLS session for {peer}: {e}");
+                    None
+                }
+            };
+        }
+        let _ = (peer, via);
+        Some(Stream::Tcp(Tcp(stream)))
+    }
+}
+
+/// The deadline of a new session's TLS handshake, if it has one to make.
+fn handshake_timeout(
+    config: &crate::config::Config,
+    session: &Session,
+) -> Option<std::time::Duration> {
+    #[cfg(feature = "tls")]
+    if session.transport.is_handshaking() {
+        return config.tls.as_ref().map(|t| t.handshake_timeout);
+    }
+    let _ = (config, session);
+    None
 }
 
 /// Socket options for an accepted connection.

@@ -24,6 +24,10 @@ impl Core {
             let _ = self.registry.deregister(&mut listener);
         }
         self.listener_ready = false;
+        #[cfg(feature = "tls")]
+        if let Some((mut plain, _)) = self.plain.take() {
+            let _ = self.registry.deregister(&mut plain);
+        }
         for slot in self.sessions.live_slots() {
             self.guarded(Some(slot), "shutting a session down", |core| {
                 core.drain_session(slot);
@@ -36,6 +40,9 @@ impl Core {
         let s = &self.sessions[slot];
         match s.phase {
             Phase::ReadHead if s.input.end == 0 && !s.output.busy() => self.close(slot),
+            // No request can have started before the handshake is done.
+            #[cfg(feature = "tls")]
+            Phase::Handshake => self.close(slot),
             Phase::WebSocket(_) => {
                 let id = s.id;
                 let bye = WsMessage::close(CloseCode::GOING_AWAY, "server shutting down");

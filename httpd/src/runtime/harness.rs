@@ -47,6 +47,20 @@ impl Harness {
         Some((slot, client))
     }
 
+    /// Opens a TLS session (in its handshake) over a new pipe; `None` if the table refuses
+    /// it.
+    #[cfg(feature = "tls")]
+    pub(crate) fn connect_tls(&mut self) -> Option<(usize, PipeClient)> {
+        let server = std::sync::Arc::clone(&self.core.config().tls.as_ref()?.server);
+        let (pipe, client) = Pipe::pair();
+        let tls = crate::conn::tls::Tls::over(pipe, server).ok()?;
+        let slot = self.core.open(
+            crate::conn::transport::Stream::TlsPipe(Box::new(tls)),
+            ([127, 0, 0, 1], 9).into(),
+        )?;
+        Some((slot, client))
+    }
+
     /// Tells the session its transport may have bytes (what a readable event does; with
     /// `hung_up`, the event for the client's shutdown), then runs turns until no session is
     /// ready, at most `max_turns`.

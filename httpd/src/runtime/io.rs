@@ -109,7 +109,7 @@ impl Core {
     /// The response is out; if the client may still be sending, stop writing and read (and
     /// discard) until it closes, so unread input does not turn our close into a reset that
     /// destroys the response in flight.
-    fn begin_linger(&mut self, slot: usize) {
+    pub(super) fn begin_linger(&mut self, slot: usize) {
         let s = &mut self.sessions[slot];
         let unread = s.input.end > 0 || s.input.readable || matches!(s.phase, Phase::Drain { .. });
         if s.input.eof || !unread {
@@ -173,6 +173,7 @@ impl Core {
         if s.output.waiting {
             self.held = self.held.saturating_sub(s.pending_output());
         }
+        s.transport.closing();
         s.transport.deregister(&self.registry);
         self.pools.input.give(std::mem::take(&mut s.input.data));
         self.pools.output.give(std::mem::take(&mut s.output.data));

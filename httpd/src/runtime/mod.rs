@@ -17,6 +17,8 @@ pub(crate) mod harness;
 mod io;
 mod serve;
 pub(crate) mod shared;
+#[cfg(feature = "tls")]
+mod tls;
 mod ws;
 
 use std::any::Any;
@@ -46,6 +48,9 @@ use crate::router::Table;
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
 pub(crate) const WAKER: Token = Token(usize::MAX);
+/// The plain-HTTP listener beside a TLS one (feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) const PLAIN_LISTENER: Token = Token(usize::MAX - 2);
 /// Pipelined responses are held back (coalesced into one write) up to this many bytes.
 const COALESCE_LIMIT: usize = 16 * 1024;
 /// Session table entries allocated up front; the table grows with use up to
@@ -67,6 +72,9 @@ pub(crate) struct Core {
     listener: Option<TcpListener>,
     /// The listener may have connections waiting (an edge was seen and not yet drained).
     listener_ready: bool,
+    /// With TLS: a second listener whose connections speak plain HTTP, and its readiness.
+    #[cfg(feature = "tls")]
+    plain: Option<(TcpListener, bool)>,
     shared: Arc<Shared>,
     sessions: Sessions,
     ready: VecDeque<usize>,
@@ -141,7 +149,7 @@ impl EventLoop {
         }
         while !self.core.stopping() && !self.core.drained() {
             let timeout = if !self.core.ready.is_empty()
-                || (self.core.listener_ready && self.core.can_accept())
+                || (self.core.any_listener_ready() && self.core.can_accept())
             {
                 Some(Duration::ZERO)
             } else {
@@ -163,6 +171,8 @@ impl EventLoop {
             for event in self.events.iter() {
                 match event.token() {
                     LISTENER => self.core.listener_ready = true,
+                    #[cfg(feature = "tls")]
+                    PLAIN_LISTENER => self.core.plain_ready(),
                     WAKER => control = true,
                     Token(slot) => self.core.on_event(slot, event),
                 }
@@ -176,6 +186,8 @@ impl EventLoop {
             if self.core.listener_ready {
                 self.core.accept();
             }
+            #[cfg(feature = "tls")]
+            self.core.accept_plain();
             self.core.turn();
             self.core.check_timers();
         }
@@ -220,6 +232,8 @@ impl Core {
             registry,
             listener,
             listener_ready: false,
+            #[cfg(feature = "tls")]
+            plain: None,
             shared,
             sessions: Sessions::with_capacity(config.max_open_sockets.min(INITIAL_SESSIONS)),
             ready: VecDeque::with_capacity(config.max_open_sockets.min(INITIAL_SESSIONS)),
@@ -291,7 +305,8 @@ impl Core {
             s.input.readable = true;
         }
         s.input.read_closed |= event.is_read_closed();
-        if s.input.readable || s.output.busy() || event.is_write_closed() {
+        // (`waiting` without `busy`: a TLS transport still holds records for the client.)
+        if s.input.readable || s.output.busy() || s.output.waiting || event.is_write_closed() {
             self.enqueue(slot);
         }
     }
@@ -326,6 +341,8 @@ impl Core {
             Phase::Drain { .. } => self.drain(slot),
             Phase::Linger { .. } => self.linger(slot),
             Phase::WebSocket(_) => self.serve_ws(slot),
+            #[cfg(feature = "tls")]
+            Phase::Handshake => self.handshake(slot),
             // Not reachable from the ready queue: a session in a handler is mid-step, a
             // detached one is out of the table.
             Phase::InHandler | Phase::Detached => {}

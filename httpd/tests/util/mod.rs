@@ -52,9 +52,10 @@ impl Response {
     }
 }
 
-/// A raw client connection with its own read buffer.
-pub struct Client {
-    pub stream: TcpStream,
+/// A raw client connection with its own read buffer, over TCP or any other byte stream (the
+/// TLS tests use a rustls client stream).
+pub struct Client<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
@@ -68,6 +69,13 @@ impl Client {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
+        Client::over(stream)
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client over a connected stream (whose reads must time out, not hang).
+    pub fn over(stream: S) -> Client<S> {
         Client {
             stream,
             buf: Vec::new(),
@@ -230,7 +238,9 @@ impl Client {
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(())
     }
+}
 
+impl Client {
     /// Whether the server closes the connection (EOF or reset) within `IO_TIMEOUT`, with no
     /// further bytes. Panics if bytes arrive instead.
     pub fn is_closed(&mut self) -> bool {
@@ -364,6 +374,32 @@ pub fn ws_text(ws: &mut tungstenite::WebSocket<TcpStream>) -> String {
     }
 }
 
+/// `cargo` for a nested build (of the examples), without the variables cargo set for this
+/// test's run: build scripts such as ring's track some of them (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`), and inherited they would make each nested build and the next `cargo test`
+/// rebuild those crates in turn.
+pub fn cargo_command() -> std::process::Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let per_package = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ];
+        if per_package.iter().any(|p| name.starts_with(p))
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "CARGO_TARGET_TMPDIR"
+            || name == "OUT_DIR"
+        {
+            cmd.env_remove(&*name);
+        }
+    }
+    cmd
+}
+
 /// Runs `cargo build --quiet ARGS` for this test binary's profile and target directory (an
 /// up-to-date build is a no-op) and returns that profile's directory, `target/<profile>`.
 /// Panics when the build fails.
@@ -376,8 +412,7 @@ pub fn cargo_build(args: &[&str]) -> std::path::PathBuf {
         .and_then(Path::parent)
         .expect("test binary in target/<profile>/deps")
         .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
+    let mut build = cargo_command();
     build.arg("build").arg("--quiet").args(args);
     if let Some(target_dir) = profile_dir.parent() {
         build.arg("--target-dir").arg(target_dir);
