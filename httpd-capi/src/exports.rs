@@ -30,7 +30,7 @@ pub unsafe extern "C" fn httpd_start(
         }
         // SAFETY: checked non-null; an httpd_config_t by the contract. It is copied.
         let c = unsafe { *config };
-        match server::start(&c) {
+        match server::start(&c, None) {
             Ok(hd) => {
                 // SAFETY: checked non-null and writable by the contract.
                 unsafe { *handle = hd };
@@ -576,6 +576,11 @@ pub unsafe extern "C" fn httpd_socket_recv(
             // SAFETY: the program's recv override with the program's own buffer.
             return unsafe { f(hd, sockfd, buf, buf_len, flags) };
         }
+        if inner.tls {
+            // The socket carries TLS records; the plaintext is the server's to read.
+            log::error!("httpd_socket_recv: not offered on an HTTPS server's socket");
+            return HTTPD_SOCK_ERR_FAIL;
+        }
         default_recv(sockfd, buf.cast::<c_void>(), buf_len, flags)
     })
 }
@@ -591,6 +596,12 @@ fn set_override<F>(
         let (Some((inner, _)), Some(f)) = (session(hd, sockfd), f) else {
             return ESP_ERR_INVALID_ARG;
         };
+        if inner.tls {
+            // On the chip the overrides are the TLS layer itself; here rustls is inside the
+            // server and an override would never be called.
+            log::error!("transport overrides are not offered on an HTTPS server");
+            return ESP_ERR_NOT_SUPPORTED;
+        }
         inner.with_sess(sockfd, |s| set(&s.io, f));
         ESP_OK
     })

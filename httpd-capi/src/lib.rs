@@ -38,6 +38,7 @@ mod request;
 mod response;
 mod server;
 mod sockio;
+mod ssl;
 mod text;
 mod ws;
 
@@ -46,6 +47,7 @@ pub use exports::*;
 pub use getters::*;
 pub use request::*;
 pub use response::*;
+pub use ssl::*;
 pub use text::{
     esp_err_to_name, esp_log_level_get, esp_log_level_set, esp_log_timestamp, http_method_str,
     httpd_query_key_value, httpd_uri_match_wildcard,
