@@ -30,15 +30,28 @@ pub unsafe extern "C" fn httpd_start(
         }
         // SAFETY: checked non-null; an httpd_config_t by the contract. It is copied.
         let c = unsafe { *config };
-        match server::start(&c, None) {
-            Ok(hd) => {
-                // SAFETY: checked non-null and writable by the contract.
-                unsafe { *handle = hd };
-                ESP_OK
-            }
-            Err(e) => e,
-        }
+        // SAFETY: checked non-null and writable by the contract.
+        unsafe { start_into(handle, &c, None) }
     })
+}
+
+/// Starts a server (with TLS when `tls` is given) and stores its handle in `*handle`.
+///
+/// # Safety
+/// `handle` is non-null and valid for a write.
+pub(crate) unsafe fn start_into(
+    handle: *mut httpd_handle_t,
+    c: &httpd_config_t,
+    tls: Option<httpd::TlsConfig>,
+) -> esp_err_t {
+    match server::start(c, tls) {
+        Ok(hd) => {
+            // SAFETY: non-null and writable by this function's contract.
+            unsafe { *handle = hd };
+            ESP_OK
+        }
+        Err(e) => e,
+    }
 }
 
 /// Stops a server: closes every connection (running `close_fn`, freeing session contexts),

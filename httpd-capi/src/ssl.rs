@@ -10,7 +10,6 @@ use httpd::{ClientAuth, Resumption, TlsConfig, TlsVersion};
 
 use crate::abi::*;
 use crate::guard;
-use crate::server;
 
 /// The handshake deadline when `tls_handshake_timeout_ms` is 0 (ESP-IDF's 10 seconds).
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -177,14 +176,8 @@ pub unsafe extern "C" fn httpd_ssl_start(
         // SAFETY: checked non-null; the caller's config, writable (ESP-IDF's contract: "must
         // not be const"), which ESP-IDF also updates with the port.
         unsafe { (*config).httpd.server_port = httpd.server_port };
-        match server::start(&httpd, tls) {
-            Ok(hd) => {
-                // SAFETY: checked non-null and writable by the contract.
-                unsafe { *handle = hd };
-                ESP_OK
-            }
-            Err(e) => e,
-        }
+        // SAFETY: checked non-null and writable by the contract.
+        unsafe { crate::exports::start_into(handle, &httpd, tls) }
     })
 }
 
