@@ -1,7 +1,7 @@
 //! HTTPS and WSS (feature `tls`), black-box over loopback with an independent TLS client
 //! (rustls's client side) and tungstenite over it: keep-alive, pipelining, versions, ALPN,
-//! large bodies both ways, WebSocket, mutual TLS, resumption, the plain-HTTP second port and
-//! configuration errors. Hostile clients are in `tls_hostile.rs`, leaks in `tls_leaks.rs`,
+//! large bodies both ways, WebSocket, mutual TLS, resumption, the plain-HTTP second port,
+//! the raw-socket hooks (the C API) and configuration errors. Hostile clients are in `tls_hostile.rs`, leaks in `tls_leaks.rs`,
 //! curl and openssl in `tls_tools.rs`.
 mod tls_util;
 mod util;
