@@ -11,7 +11,9 @@
  *  - the certificate and key are checked at start: material that does not parse, or a key
  *    that does not match the certificate, fails httpd_ssl_start with ESP_FAIL (on the chip,
  *    every handshake would fail instead);
- *  - cacert_pem: clients must present a certificate signed by one of those CAs;
+ *  - cacert_pem: clients must present a certificate signed by one of those CAs (optional
+ *    with CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL and client_cert_authmode_optional; a
+ *    certificate that does not verify is still refused);
  *  - user_cb, cert_select_cb, server_key, use_ecdsa_peripheral and use_secure_element need
  *    ESP-TLS, mbedTLS or the chip's key hardware: setting them fails with
  *    ESP_ERR_NOT_SUPPORTED; ssl_userdata, the efuse blocks, ecdsa_curve and ciphersuites_list
@@ -25,10 +27,6 @@
 #include "esp_http_server.h"
 #include "esp_tls.h"
 #include "esp_event.h"
-
-#ifdef CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL
-#error "httpd-capi: client_cert_authmode_optional (CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL) is not offered on a host"
-#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,6 +77,9 @@ struct httpd_ssl_config {
     size_t servercert_len;             /* its length, with or without the NUL */
     const uint8_t *cacert_pem;         /* CA(s) that sign client certificates, PEM: mutual TLS */
     size_t cacert_len;
+#ifdef CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL
+    bool client_cert_authmode_optional; /* with cacert_pem: a client certificate is optional */
+#endif
     const uint8_t *prvtkey_pem;        /* the server certificate's private key, PEM */
     size_t prvtkey_len;
     const esp_key_config_t *server_key; /* not offered on a host */
@@ -101,6 +102,12 @@ struct httpd_ssl_config {
 };
 
 typedef struct httpd_ssl_config httpd_ssl_config_t;
+
+#ifdef CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL
+#define HTTPD_SSL_CONFIG_CLIENT_AUTH_OPTIONAL_INIT .client_cert_authmode_optional = false,
+#else
+#define HTTPD_SSL_CONFIG_CLIENT_AUTH_OPTIONAL_INIT
+#endif
 
 /** ESP-IDF's default HTTPS configuration (its values, unchanged). */
 #define HTTPD_SSL_CONFIG_DEFAULT() {                                      \
@@ -139,6 +146,7 @@ typedef struct httpd_ssl_config httpd_ssl_config_t;
     .servercert_len     = 0,                                              \
     .cacert_pem         = NULL,                                           \
     .cacert_len         = 0,                                              \
+    HTTPD_SSL_CONFIG_CLIENT_AUTH_OPTIONAL_INIT                            \
     .prvtkey_pem        = NULL,                                           \
     .prvtkey_len        = 0,                                              \
     .server_key         = NULL,                                           \
@@ -168,6 +176,13 @@ typedef struct httpd_ssl_config httpd_ssl_config_t;
  * ESP_ERR_NOT_SUPPORTED for the options above that need the chip; or httpd_start's errors.
  */
 esp_err_t httpd_ssl_start(httpd_handle_t *handle, httpd_ssl_config_t *config);
+
+#ifdef CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL
+/* Host-only: httpd_ssl_start for the layout with client_cert_authmode_optional (the library
+ * serves both layouts; this macro tells it which one the program was compiled with). */
+esp_err_t httpd_ssl_start_authmode_optional(httpd_handle_t *handle, httpd_ssl_config_t *config);
+#define httpd_ssl_start(handle, config) httpd_ssl_start_authmode_optional((handle), (config))
+#endif
 
 /** Stops a server started by httpd_ssl_start (httpd_stop's semantics). */
 esp_err_t httpd_ssl_stop(httpd_handle_t handle);

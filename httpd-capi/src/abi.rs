@@ -379,8 +379,10 @@ pub const ESP_TLS_ECDSA_CURVE_SECP256R1: c_uint = 0;
 /// `esp_https_server_user_cb *` (the argument is an `esp_https_server_user_cb_arg_t *`).
 pub type esp_https_server_user_cb_t = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
-/// `httpd_ssl_config_t`, ESP-IDF's field order (without `client_cert_authmode_optional`,
-/// which only exists with `CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL`).
+/// `httpd_ssl_config_t`, ESP-IDF's field order, without `client_cert_authmode_optional`
+/// (which only exists with `CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL`: that layout is
+/// this one with [`SSL_AUTHMODE_FIELD_SIZE`] bytes, the `bool` and its padding, inserted at
+/// [`SSL_AUTHMODE_FIELD_OFFSET`]).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct httpd_ssl_config_t {
@@ -433,3 +435,9 @@ pub struct httpd_ssl_config_t {
     /// Ignored (zero-terminated IANA cipher suite ids).
     pub ciphersuites_list: *const c_int,
 }
+
+/// Where `client_cert_authmode_optional` sits in the layout that has it: right after
+/// `cacert_len`, where `prvtkey_pem` is in the layout without it.
+pub const SSL_AUTHMODE_FIELD_OFFSET: usize = std::mem::offset_of!(httpd_ssl_config_t, prvtkey_pem);
+/// The bytes the field adds: the `bool` and the padding up to the next pointer.
+pub const SSL_AUTHMODE_FIELD_SIZE: usize = std::mem::align_of::<*const u8>();

@@ -3,7 +3,8 @@
 //! so every `esp_http_server.h` function works on its handle; `httpd_ssl_stop` is
 //! `httpd_stop`.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_void, CStr};
+use std::mem::{size_of, MaybeUninit};
 use std::time::Duration;
 
 use httpd::{ClientAuth, Resumption, TlsConfig, TlsVersion};
@@ -64,7 +65,7 @@ unsafe fn alpn(list: *const *const c_char) -> Vec<Vec<u8>> {
 ///
 /// # Safety
 /// The pointers in `c` are NULL or valid as `httpd_ssl_config_t` documents them.
-unsafe fn tls_config(c: &httpd_ssl_config_t) -> Result<TlsConfig, esp_err_t> {
+unsafe fn tls_config(c: &httpd_ssl_config_t, optional: bool) -> Result<TlsConfig, esp_err_t> {
     // SAFETY: the config's buffers, valid for their lengths by contract.
     let (cert, ca, key) = unsafe {
         (
@@ -130,8 +131,14 @@ unsafe fn tls_config(c: &httpd_ssl_config_t) -> Result<TlsConfig, esp_err_t> {
             Resumption::Off
         });
     if let Some(ca) = ca {
-        // ESP-TLS requires a client certificate whenever a CA is configured.
-        builder = builder.client_ca_pem(ca, ClientAuth::Required);
+        // ESP-TLS requires a client certificate whenever a CA is configured, unless the
+        // optional mode is compiled in and chosen.
+        let auth = if optional {
+            ClientAuth::Optional
+        } else {
+            ClientAuth::Required
+        };
+        builder = builder.client_ca_pem(ca, auth);
     }
     builder.build().map_err(|e| {
         log::error!("httpd_ssl_start: {e}");
@@ -161,24 +168,78 @@ pub unsafe extern "C" fn httpd_ssl_start(
         }
         // SAFETY: checked non-null; an httpd_ssl_config_t by the contract. It is copied.
         let c = unsafe { *config };
-        let mut httpd = c.httpd;
-        let tls = if c.transport_mode == HTTPD_SSL_TRANSPORT_SECURE {
-            httpd.server_port = c.port_secure;
-            // SAFETY: the config's pointers, valid by this function's contract.
-            match unsafe { tls_config(&c) } {
-                Ok(tls) => Some(tls),
-                Err(e) => return e,
-            }
-        } else {
-            httpd.server_port = c.port_insecure;
-            None
-        };
-        // SAFETY: checked non-null; the caller's config, writable (ESP-IDF's contract: "must
-        // not be const"), which ESP-IDF also updates with the port.
-        unsafe { (*config).httpd.server_port = httpd.server_port };
-        // SAFETY: checked non-null and writable by the contract.
-        unsafe { crate::exports::start_into(handle, &httpd, tls) }
+        // SAFETY: as this function's contract.
+        unsafe { start(handle, config.cast(), &c, false) }
     })
+}
+
+/// `httpd_ssl_start` for a program compiled with `CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL`,
+/// whose `httpd_ssl_config_t` has `client_cert_authmode_optional` after `cacert_len` (the
+/// header routes `httpd_ssl_start` here then). With it set and `cacert_pem` given, a client
+/// may connect without a certificate; one that does not verify is refused (mbedTLS's optional
+/// mode would let it through).
+///
+/// # Safety
+/// As `httpd_ssl_start`, with `config` pointing at that layout.
+#[no_mangle]
+pub unsafe extern "C" fn httpd_ssl_start_authmode_optional(
+    handle: *mut httpd_handle_t,
+    config: *mut c_void,
+) -> esp_err_t {
+    guard(ESP_FAIL, || {
+        if handle.is_null() || config.is_null() {
+            return ESP_ERR_INVALID_ARG;
+        }
+        let mut c = MaybeUninit::<httpd_ssl_config_t>::uninit();
+        let (dst, src) = (
+            c.as_mut_ptr().cast::<u8>(),
+            config.cast::<u8>().cast_const(),
+        );
+        let (at, extra) = (SSL_AUTHMODE_FIELD_OFFSET, SSL_AUTHMODE_FIELD_SIZE);
+        let size = size_of::<httpd_ssl_config_t>();
+        // SAFETY: `config` points at the layout with the field (the contract): the base layout
+        // with `extra` bytes inserted at `at`, so `size + extra` bytes are readable. The bytes
+        // before and after the field are copied to where the base layout has them (every
+        // field of `c` written; only padding may be uninitialised), and the field is a bool.
+        let (c, optional) = unsafe {
+            std::ptr::copy_nonoverlapping(src, dst, at);
+            std::ptr::copy_nonoverlapping(src.add(at + extra), dst.add(at), size - at);
+            (c.assume_init(), src.add(at).cast::<bool>().read())
+        };
+        // SAFETY: as this function's contract; `httpd` is first in both layouts.
+        unsafe { start(handle, config.cast(), &c, optional) }
+    })
+}
+
+/// Starts the server `c` describes; `port` is the caller's `config->httpd`, which gets the
+/// port used.
+///
+/// # Safety
+/// `handle` and `port` are non-null and writable; `c`'s pointers are valid as
+/// `httpd_ssl_config_t` documents them.
+unsafe fn start(
+    handle: *mut httpd_handle_t,
+    port: *mut httpd_config_t,
+    c: &httpd_ssl_config_t,
+    optional: bool,
+) -> esp_err_t {
+    let mut httpd = c.httpd;
+    let tls = if c.transport_mode == HTTPD_SSL_TRANSPORT_SECURE {
+        httpd.server_port = c.port_secure;
+        // SAFETY: the config's pointers, valid by this function's contract.
+        match unsafe { tls_config(c, optional) } {
+            Ok(tls) => Some(tls),
+            Err(e) => return e,
+        }
+    } else {
+        httpd.server_port = c.port_insecure;
+        None
+    };
+    // SAFETY: non-null and writable by the contract (ESP-IDF's config "must not be const"
+    // because it, too, writes the port there).
+    unsafe { (*port).server_port = httpd.server_port };
+    // SAFETY: non-null and writable by the contract.
+    unsafe { crate::exports::start_into(handle, &httpd, tls) }
 }
 
 /// Stops a server started by `httpd_ssl_start`, as `httpd_stop` does.

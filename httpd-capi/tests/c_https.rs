@@ -18,6 +18,11 @@ const SRC: &str = "tests/c/https_server.c";
 
 /// Writes the test PKI's PEM files and starts the C program with them.
 fn start() -> Prog {
+    start_with(&[])
+}
+
+/// [`start`], the program compiled with extra gcc flags.
+fn start_with(flags: &[&str]) -> Prog {
     let pki = pki();
     let dir = common::scratch();
     let files = [
@@ -31,13 +36,25 @@ fn start() -> Prog {
         std::fs::write(&path, pem).unwrap();
         args.push(path.display().to_string());
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Prog::start(SRC, &args)
+    let mut cmd = std::process::Command::new(common::compile_with(SRC, flags));
+    cmd.args(args);
+    Prog::spawn(cmd)
 }
 
 #[test]
 fn refused_configurations_are_errors() {
-    let mut p = start();
+    refusals(start());
+}
+
+/// The refusals through `httpd_ssl_start_authmode_optional`, the other layout's entry.
+#[test]
+fn refused_configurations_are_errors_with_the_optional_authmode_layout() {
+    refusals(start_with(&[AUTHMODE_OPTIONAL]));
+}
+
+const AUTHMODE_OPTIONAL: &str = "-DCONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL=1";
+
+fn refusals(mut p: Prog) {
     for (case, want) in [
         ("null_handle", "ESP_ERR_INVALID_ARG"),
         ("null_config", "ESP_ERR_INVALID_ARG"),
@@ -151,6 +168,32 @@ fn insecure_transport_mode_serves_plain_http() {
     // Raw reads work on a plain socket (nothing waiting: a timeout, not a refusal).
     let r = c.get("/raw");
     assert_eq!(r.text(), "socket_recv=-3 pending_override=ESP_OK");
+    let (status, logs) = p.finish();
+    assert!(status.success(), "{logs:#?}");
+}
+
+/// `client_cert_authmode_optional` (compiled in with its Kconfig option): a client without a
+/// certificate is served, one with a certificate from another CA is still refused.
+#[test]
+fn client_cert_authmode_optional_serves_clients_without_a_certificate() {
+    let mut p = start_with(&[AUTHMODE_OPTIONAL]);
+    p.wait_for_log("client certificates optional");
+    let addr = p.addr(1);
+    let pki = pki();
+    for cert in [None, Some(&pki.alice)] {
+        let mut c = https(addr, &client_config(Versions::Both, &[], cert));
+        assert_eq!(c.get("/hello").text(), "Hello over mutual TLS, fd ok");
+    }
+    let mallory = client_config(Versions::Both, &[], Some(&pki.mallory));
+    if let Ok(mut s) = tls_connect(addr, &mallory) {
+        use std::io::Write;
+        let _ = s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(!matches!(s.read(&mut [0u8; 16]), Ok(n) if n > 0));
+    }
+    // The other servers of the program are as without the option.
+    let mut c = https(p.addr(0), &default_client());
+    assert_eq!(c.get("/hello").text(), "Hello over TLS, fd ok");
+    drop(c);
     let (status, logs) = p.finish();
     assert!(status.success(), "{logs:#?}");
 }

@@ -387,3 +387,46 @@ fn handshake_callback_layouts_match_rust() {
         size_of::<httpd_uri_t>()
     );
 }
+
+/// With `CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL`, `httpd_ssl_config_t` gains
+/// `client_cert_authmode_optional` after `cacert_len`: the base layout with the field's bytes
+/// inserted there, which `httpd_ssl_start_authmode_optional` reads.
+#[test]
+fn authmode_optional_ssl_layout_matches_rust() {
+    let dir = common::scratch();
+    let src = dir.join("authmode_layout.c");
+    std::fs::write(
+        &src,
+        "#include <stddef.h>\n#include <stdio.h>\n#include <esp_https_server.h>\n\
+         int main(void) {\n    httpd_ssl_config_t d = HTTPD_SSL_CONFIG_DEFAULT();\n    \
+         printf(\"%zu %zu %zu %zu %d %u\\n\", sizeof(httpd_ssl_config_t),\n    \
+         offsetof(httpd_ssl_config_t, client_cert_authmode_optional),\n    \
+         offsetof(httpd_ssl_config_t, prvtkey_pem),\n    \
+         offsetof(httpd_ssl_config_t, ciphersuites_list), d.client_cert_authmode_optional,\n    \
+         (unsigned)d.port_secure);\n    return 0;\n}\n",
+    )
+    .unwrap();
+    let exe = dir.join("authmode_layout");
+    common::gcc([
+        "-DCONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL=1".as_ref(),
+        src.as_os_str(),
+        "-o".as_ref(),
+        exe.as_os_str(),
+    ]);
+    let out = Command::new(&exe).output().expect("running");
+    let extra = SSL_AUTHMODE_FIELD_SIZE;
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!(
+            "{} {} {} {} 0 443",
+            size_of::<httpd_ssl_config_t>() + extra,
+            SSL_AUTHMODE_FIELD_OFFSET,
+            offset_of!(httpd_ssl_config_t, prvtkey_pem) + extra,
+            offset_of!(httpd_ssl_config_t, ciphersuites_list) + extra,
+        )
+    );
+    assert_eq!(
+        SSL_AUTHMODE_FIELD_OFFSET,
+        offset_of!(httpd_ssl_config_t, cacert_len) + size_of::<usize>()
+    );
+}

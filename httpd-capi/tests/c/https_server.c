@@ -7,7 +7,9 @@
  * three servers, whose ports go to stdout as "PORTS secure mtls insecure":
  *   0: TLS with ALPN http/1.1 and session tickets, open_fn/close_fn (close_fn closes the
  *      descriptor and logs close()'s result);
- *   1: TLS requiring a client certificate signed by CLIENT_CA.pem;
+ *   1: TLS 1.3 requiring a client certificate signed by CLIENT_CA.pem (compiled with
+ *      CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL: with client_cert_authmode_optional,
+ *      a client without one is served too);
  *   2: HTTPD_SSL_TRANSPORT_INSECURE: plain HTTP.
  * Runs until stdin reaches EOF, then stops them with httpd_ssl_stop. */
 #include <errno.h>
@@ -193,6 +195,10 @@ int main(int argc, char **argv)
     mtls.cacert_pem = ca;
     mtls.cacert_len = ca_len - 1; /* without the NUL: both are accepted */
     mtls.tls_version = ESP_TLS_VER_TLS_1_3;
+#ifdef CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL
+    mtls.client_cert_authmode_optional = true;
+    ESP_LOGI(TAG, "client certificates optional");
+#endif
     mtls.httpd.ctrl_port++;
     ESP_ERROR_CHECK(httpd_ssl_start(&servers[1], &mtls));
     register_handlers(servers[1], "mutual TLS");
