@@ -360,3 +360,84 @@ pub fn method_to_c(m: httpd::Method) -> c_int {
         _ => HTTP_ANY,
     }
 }
+
+// ---- esp_https_server.h and esp_tls.h ------------------------------------------------------
+
+/// `httpd_ssl_transport_mode_t`: TLS on `port_secure`.
+pub const HTTPD_SSL_TRANSPORT_SECURE: c_uint = 0;
+/// `httpd_ssl_transport_mode_t`: plain HTTP on `port_insecure`.
+pub const HTTPD_SSL_TRANSPORT_INSECURE: c_uint = 1;
+/// `esp_tls_proto_ver_t`: no preference (TLS 1.2 and 1.3).
+pub const ESP_TLS_VER_ANY: c_uint = 0;
+/// `esp_tls_proto_ver_t`: TLS 1.2 only.
+pub const ESP_TLS_VER_TLS_1_2: c_uint = 1;
+/// `esp_tls_proto_ver_t`: TLS 1.3 only.
+pub const ESP_TLS_VER_TLS_1_3: c_uint = 2;
+/// `esp_tls_ecdsa_curve_t`: SECP256R1.
+pub const ESP_TLS_ECDSA_CURVE_SECP256R1: c_uint = 0;
+
+/// `esp_https_server_user_cb *` (the argument is an `esp_https_server_user_cb_arg_t *`).
+pub type esp_https_server_user_cb_t = Option<unsafe extern "C" fn(arg: *mut c_void)>;
+
+/// `httpd_ssl_config_t`, ESP-IDF's field order, without `client_cert_authmode_optional`
+/// (which only exists with `CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL`: that layout is
+/// this one with [`SSL_AUTHMODE_FIELD_SIZE`] bytes, the `bool` and its padding, inserted at
+/// [`SSL_AUTHMODE_FIELD_OFFSET`]).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct httpd_ssl_config_t {
+    /// The server's settings (`server_port` is set from the ports at start).
+    pub httpd: httpd_config_t,
+    /// Server certificate chain, PEM.
+    pub servercert: *const u8,
+    /// Its length (with or without the NUL).
+    pub servercert_len: usize,
+    /// CA certificates for client authentication, PEM (non-NULL: client certificates required).
+    pub cacert_pem: *const u8,
+    /// Its length.
+    pub cacert_len: usize,
+    /// Private key, PEM.
+    pub prvtkey_pem: *const u8,
+    /// Its length.
+    pub prvtkey_len: usize,
+    /// `const esp_key_config_t *`: not offered (`ESP_ERR_NOT_SUPPORTED` when set).
+    pub server_key: *const c_void,
+    /// Not offered (`ESP_ERR_NOT_SUPPORTED` when set).
+    pub use_ecdsa_peripheral: bool,
+    /// Ignored.
+    pub ecdsa_key_efuse_blk: u8,
+    /// Ignored.
+    pub ecdsa_key_efuse_blk_high: u8,
+    /// Ignored (`esp_tls_ecdsa_curve_t`).
+    pub ecdsa_curve: c_uint,
+    /// `httpd_ssl_transport_mode_t`.
+    pub transport_mode: c_uint,
+    /// TLS port.
+    pub port_secure: u16,
+    /// Plain HTTP port (insecure mode).
+    pub port_insecure: u16,
+    /// Resumption with session tickets.
+    pub session_tickets: bool,
+    /// Deprecated in ESP-IDF: `ESP_ERR_NOT_SUPPORTED` when set.
+    pub use_secure_element: bool,
+    /// Not offered (`ESP_ERR_NOT_SUPPORTED` when set).
+    pub user_cb: esp_https_server_user_cb_t,
+    /// Ignored.
+    pub ssl_userdata: *mut c_void,
+    /// Ignored, as ESP-IDF does without `CONFIG_ESP_HTTPS_SERVER_CERT_SELECT_HOOK`.
+    pub cert_select_cb: *mut c_void,
+    /// NULL-terminated ALPN protocol names, in order of preference.
+    pub alpn_protos: *const *const c_char,
+    /// Milliseconds; 0 means 10 seconds.
+    pub tls_handshake_timeout_ms: u32,
+    /// `esp_tls_proto_ver_t`.
+    pub tls_version: c_uint,
+    /// Ignored (zero-terminated IANA cipher suite ids).
+    pub ciphersuites_list: *const c_int,
+}
+
+/// Where `client_cert_authmode_optional` sits in the layout that has it: right after
+/// `cacert_len`, where `prvtkey_pem` is in the layout without it.
+pub const SSL_AUTHMODE_FIELD_OFFSET: usize = std::mem::offset_of!(httpd_ssl_config_t, prvtkey_pem);
+/// The bytes the field adds: the `bool` and the padding up to the next pointer.
+pub const SSL_AUTHMODE_FIELD_SIZE: usize = std::mem::align_of::<*const u8>();

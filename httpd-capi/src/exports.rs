@@ -30,15 +30,28 @@ pub unsafe extern "C" fn httpd_start(
         }
         // SAFETY: checked non-null; an httpd_config_t by the contract. It is copied.
         let c = unsafe { *config };
-        match server::start(&c) {
-            Ok(hd) => {
-                // SAFETY: checked non-null and writable by the contract.
-                unsafe { *handle = hd };
-                ESP_OK
-            }
-            Err(e) => e,
-        }
+        // SAFETY: checked non-null and writable by the contract.
+        unsafe { start_into(handle, &c, None) }
     })
+}
+
+/// Starts a server (with TLS when `tls` is given) and stores its handle in `*handle`.
+///
+/// # Safety
+/// `handle` is non-null and valid for a write.
+pub(crate) unsafe fn start_into(
+    handle: *mut httpd_handle_t,
+    c: &httpd_config_t,
+    tls: Option<httpd::TlsConfig>,
+) -> esp_err_t {
+    match server::start(c, tls) {
+        Ok(hd) => {
+            // SAFETY: non-null and writable by this function's contract.
+            unsafe { *handle = hd };
+            ESP_OK
+        }
+        Err(e) => e,
+    }
 }
 
 /// Stops a server: closes every connection (running `close_fn`, freeing session contexts),
@@ -576,6 +589,11 @@ pub unsafe extern "C" fn httpd_socket_recv(
             // SAFETY: the program's recv override with the program's own buffer.
             return unsafe { f(hd, sockfd, buf, buf_len, flags) };
         }
+        if inner.tls {
+            // The socket carries TLS records; the plaintext is the server's to read.
+            log::error!("httpd_socket_recv: not offered on an HTTPS server's socket");
+            return HTTPD_SOCK_ERR_FAIL;
+        }
         default_recv(sockfd, buf.cast::<c_void>(), buf_len, flags)
     })
 }
@@ -591,6 +609,12 @@ fn set_override<F>(
         let (Some((inner, _)), Some(f)) = (session(hd, sockfd), f) else {
             return ESP_ERR_INVALID_ARG;
         };
+        if inner.tls {
+            // On the chip the overrides are the TLS layer itself; here rustls is inside the
+            // server and an override would never be called.
+            log::error!("transport overrides are not offered on an HTTPS server");
+            return ESP_ERR_NOT_SUPPORTED;
+        }
         inner.with_sess(sockfd, |s| set(&s.io, f));
         ESP_OK
     })

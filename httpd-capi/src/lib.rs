@@ -1,9 +1,9 @@
 //! # httpd-capi
 //!
-//! ESP-IDF's HTTP server C API (`esp_http_server.h`) on a host, backed by [`httpd`]. Build
-//! with `cargo build --release -p httpd-capi`: `target/release/libesp_http_server.a` (and
-//! `.so`) plus the headers in `httpd-capi/include/` let a C file written for ESP-IDF build
-//! unchanged:
+//! ESP-IDF's HTTP server C API (`esp_http_server.h`, and `esp_https_server.h` for HTTPS) on a
+//! host, backed by [`httpd`]. Build with `cargo build --release -p httpd-capi`:
+//! `target/release/libesp_http_server.a` (and `.so`) plus the headers in `httpd-capi/include/`
+//! let a C file written for ESP-IDF build unchanged:
 //!
 //! ```text
 //! gcc -std=gnu11 -Wall -Werror prog.c -Ihttpd-capi/include \
@@ -29,6 +29,7 @@
 //! - `exports`: the server-level functions.
 //! - `ws`: WebSocket.
 //! - `events`: `ESP_HTTP_SERVER_EVENT`s for handlers registered with `esp_event_handler_register`.
+//! - `ssl`: `esp_https_server.h` (`httpd_ssl_start`/`httpd_ssl_stop`) on httpd's `tls` feature.
 
 pub mod abi;
 mod events;
@@ -38,6 +39,7 @@ mod request;
 mod response;
 mod server;
 mod sockio;
+mod ssl;
 mod text;
 mod ws;
 
@@ -46,6 +48,7 @@ pub use exports::*;
 pub use getters::*;
 pub use request::*;
 pub use response::*;
+pub use ssl::*;
 pub use text::{
     esp_err_to_name, esp_log_level_get, esp_log_level_set, esp_log_timestamp, http_method_str,
     httpd_query_key_value, httpd_uri_match_wildcard,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use httpd::{
     Config, ConfigBuilder, FailurePolicy, Opened, Server, ServerContext, SessionId, SocketHooks,
-    SocketIo, TcpKeepalive, UriMatch, MAX_REQ_HEADERS_LIMIT,
+    SocketIo, TcpKeepalive, TlsConfig, UriMatch, MAX_REQ_HEADERS_LIMIT,
 };
 
 use crate::abi::*;
@@ -117,6 +117,9 @@ pub(crate) struct Inner {
     pub(crate) thread: OnceLock<std::thread::ThreadId>,
     /// The last connection closed, for its `DISCONNECTED` event (posted after `close_fn`).
     last_closed: Mutex<Option<(SessionId, c_int)>>,
+    /// Started by `httpd_ssl_start` with TLS: the socket carries records, not the bytes
+    /// handlers see, so raw socket reads and transport overrides are refused.
+    pub(crate) tls: bool,
 }
 
 /// Locks a mutex, recovering it after a panic elsewhere (every edit is one assignment).
@@ -217,7 +220,11 @@ fn seconds(s: u16) -> Duration {
 /// from the C struct. Host-only hints
 /// (priority, stack size, core, capabilities, control port, interface) are accepted and not
 /// used.
-pub(crate) fn config_from_c(c: &httpd_config_t, inner: &Arc<Inner>) -> Result<Config, esp_err_t> {
+pub(crate) fn config_from_c(
+    c: &httpd_config_t,
+    inner: &Arc<Inner>,
+    tls: Option<TlsConfig>,
+) -> Result<Config, esp_err_t> {
     let positive = |v: c_int, default: u64| {
         if v > 0 {
             v as u64
@@ -245,7 +252,11 @@ pub(crate) fn config_from_c(c: &httpd_config_t, inner: &Arc<Inner>) -> Result<Co
     let bind_addr = interface_addr(c.if_name)?.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let recv = seconds(c.recv_wait_timeout);
     let or_default = |v: usize, d: usize| if v == 0 { d } else { v };
-    ConfigBuilder::esp_idf()
+    let builder = match tls {
+        Some(tls) => ConfigBuilder::esp_idf().tls(tls),
+        None => ConfigBuilder::esp_idf(),
+    };
+    builder
         .port(c.server_port)
         .bind_addr(bind_addr)
         .thread_name("httpd")
@@ -341,8 +352,12 @@ fn interface_addr(ifr: *mut c_void) -> Result<Option<IpAddr>, esp_err_t> {
     }
 }
 
-/// Starts a server from a C configuration; the handle is the returned `Inner`'s address.
-pub(crate) fn start(c: &httpd_config_t) -> Result<httpd_handle_t, esp_err_t> {
+/// Starts a server from a C configuration, with TLS when `tls` is given (`httpd_ssl_start`);
+/// the handle is the returned `Inner`'s address.
+pub(crate) fn start(
+    c: &httpd_config_t,
+    tls: Option<TlsConfig>,
+) -> Result<httpd_handle_t, esp_err_t> {
     crate::text::init_logging();
     let inner = Arc::new(Inner {
         server: OnceLock::new(),
@@ -358,8 +373,9 @@ pub(crate) fn start(c: &httpd_config_t) -> Result<httpd_handle_t, esp_err_t> {
         state: AtomicI32::new(HTTP_SERVER_EVENT_START),
         thread: OnceLock::new(),
         last_closed: Mutex::new(None),
+        tls: tls.is_some(),
     });
-    let config = config_from_c(c, &inner)?;
+    let config = config_from_c(c, &inner, tls)?;
     let server = Server::start(config).map_err(|e| {
         log::error!("httpd_start: {e}");
         ESP_ERR_HTTPD_TASK

@@ -1,7 +1,8 @@
 //! The header and the Rust declarations must not drift: a C program compiled against
 //! `include/esp_http_server.h` prints every struct's size and every field's offset, and the
 //! constants a program depends on; this test compares them with `abi`'s `size_of`/`offset_of!`
-//! and values, and checks `HTTPD_DEFAULT_CONFIG()` against ESP-IDF's values.
+//! and values, and checks `HTTPD_DEFAULT_CONFIG()` and `HTTPD_SSL_CONFIG_DEFAULT()` against
+//! ESP-IDF's values (`include/esp_https_server.h` and `httpd_ssl_config_t` included).
 mod common;
 #[path = "../../httpd/tests/util/mod.rs"]
 mod util;
@@ -43,6 +44,13 @@ fn rust_layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
         }
         httpd_ws_frame_t { r#final, fragmented, r#type, payload, len, left_len }
         esp_http_server_event_data { fd, data_len }
+        httpd_ssl_config_t {
+            httpd, servercert, servercert_len, cacert_pem, cacert_len, prvtkey_pem, prvtkey_len,
+            server_key, use_ecdsa_peripheral, ecdsa_key_efuse_blk, ecdsa_key_efuse_blk_high,
+            ecdsa_curve, transport_mode, port_secure, port_insecure, session_tickets,
+            use_secure_element, user_cb, ssl_userdata, cert_select_cb, alpn_protos,
+            tls_handshake_timeout_ms, tls_version, ciphersuites_list,
+        }
     }
 }
 
@@ -153,6 +161,74 @@ fn constants() -> Vec<(&'static str, i64)> {
             "(dflt.open_fn == NULL && dflt.close_fn == NULL && dflt.uri_match_fn == NULL)",
             1,
         ),
+        // esp_https_server.h and esp_tls.h.
+        (
+            "HTTPD_SSL_TRANSPORT_SECURE",
+            HTTPD_SSL_TRANSPORT_SECURE.into(),
+        ),
+        (
+            "HTTPD_SSL_TRANSPORT_INSECURE",
+            HTTPD_SSL_TRANSPORT_INSECURE.into(),
+        ),
+        ("ESP_TLS_VER_ANY", ESP_TLS_VER_ANY.into()),
+        ("ESP_TLS_VER_TLS_1_2", ESP_TLS_VER_TLS_1_2.into()),
+        ("ESP_TLS_VER_TLS_1_3", ESP_TLS_VER_TLS_1_3.into()),
+        (
+            "ESP_TLS_ECDSA_CURVE_SECP256R1",
+            ESP_TLS_ECDSA_CURVE_SECP256R1.into(),
+        ),
+        ("HTTPD_SSL_USER_CB_SESS_CLOSE", 1),
+        ("HTTPS_SERVER_EVENT_STOP", 6),
+        ("sizeof(httpd_ssl_transport_mode_t)", 4),
+        ("sizeof(esp_tls_proto_ver_t)", 4),
+        ("sizeof(esp_tls_ecdsa_curve_t)", 4),
+        // HTTPD_SSL_CONFIG_DEFAULT(): ESP-IDF's values.
+        ("sdflt.httpd.task_priority", 5),
+        ("sdflt.httpd.stack_size", 10240),
+        ("sdflt.httpd.core_id", 0x7FFF_FFFF),
+        ("sdflt.httpd.task_caps", (1 << 11) | (1 << 2)),
+        ("sdflt.httpd.max_req_hdr_len", 1024),
+        ("sdflt.httpd.max_uri_len", 512),
+        ("sdflt.httpd.server_port", 0),
+        ("sdflt.httpd.ctrl_port", 32769),
+        ("sdflt.httpd.max_open_sockets", 4),
+        ("sdflt.httpd.max_uri_handlers", 8),
+        ("sdflt.httpd.max_resp_headers", 8),
+        ("sdflt.httpd.backlog_conn", 5),
+        ("sdflt.httpd.lru_purge_enable", 1),
+        ("sdflt.httpd.recv_wait_timeout", 5),
+        ("sdflt.httpd.send_wait_timeout", 5),
+        ("sdflt.httpd.enable_so_linger", 0),
+        ("sdflt.httpd.linger_timeout", 0),
+        ("sdflt.httpd.keep_alive_enable", 0),
+        (
+            "(sdflt.httpd.open_fn == NULL && sdflt.httpd.close_fn == NULL \
+              && sdflt.httpd.uri_match_fn == NULL && sdflt.httpd.if_name == NULL \
+              && sdflt.httpd.global_user_ctx == NULL && sdflt.httpd.global_transport_ctx == NULL)",
+            1,
+        ),
+        (
+            "(sdflt.servercert == NULL && sdflt.cacert_pem == NULL && sdflt.prvtkey_pem == NULL \
+              && sdflt.server_key == NULL && sdflt.user_cb == NULL && sdflt.ssl_userdata == NULL \
+              && sdflt.cert_select_cb == NULL && sdflt.alpn_protos == NULL \
+              && sdflt.ciphersuites_list == NULL)",
+            1,
+        ),
+        (
+            "(sdflt.servercert_len + sdflt.cacert_len + sdflt.prvtkey_len)",
+            0,
+        ),
+        ("sdflt.use_ecdsa_peripheral", 0),
+        ("sdflt.ecdsa_key_efuse_blk", 0),
+        ("sdflt.ecdsa_key_efuse_blk_high", 0),
+        ("sdflt.ecdsa_curve", ESP_TLS_ECDSA_CURVE_SECP256R1.into()),
+        ("sdflt.transport_mode", HTTPD_SSL_TRANSPORT_SECURE.into()),
+        ("sdflt.port_secure", 443),
+        ("sdflt.port_insecure", 80),
+        ("sdflt.session_tickets", 0),
+        ("sdflt.use_secure_element", 0),
+        ("sdflt.tls_handshake_timeout_ms", 0),
+        ("sdflt.tls_version", ESP_TLS_VER_ANY.into()),
     ]
 }
 
@@ -162,7 +238,9 @@ fn header_layout_and_constants_match_rust() {
     let consts = constants();
     let mut c = String::from(
         "#include <stddef.h>\n#include <stdio.h>\n#include <esp_http_server.h>\n#include <esp_log.h>\n\
-         #include <esp_check.h>\nint main(void) {\n    httpd_config_t dflt = HTTPD_DEFAULT_CONFIG();\n",
+         #include <esp_check.h>\n#include <esp_https_server.h>\nint main(void) {\n    \
+         httpd_config_t dflt = HTTPD_DEFAULT_CONFIG();\n    \
+         httpd_ssl_config_t sdflt = HTTPD_SSL_CONFIG_DEFAULT();\n",
     );
     for (ty, _, fields) in &layouts {
         c += &format!("    printf(\"{ty} %zu\\n\", sizeof({ty}));\n");
@@ -235,6 +313,8 @@ fn every_header_compiles_alone_with_the_readme_flags() {
         "esp_heap_caps.h",
         "esp_event.h",
         "esp_event_base.h",
+        "esp_https_server.h",
+        "esp_tls.h",
     ];
     let dir = common::scratch();
     for h in headers {
@@ -305,5 +385,48 @@ fn handshake_callback_layouts_match_rust() {
     assert_eq!(
         offset_of!(httpd_uri_two_cbs_t, ws_pre_handshake_cb),
         size_of::<httpd_uri_t>()
+    );
+}
+
+/// With `CONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL`, `httpd_ssl_config_t` gains
+/// `client_cert_authmode_optional` after `cacert_len`: the base layout with the field's bytes
+/// inserted there, which `httpd_ssl_start_authmode_optional` reads.
+#[test]
+fn authmode_optional_ssl_layout_matches_rust() {
+    let dir = common::scratch();
+    let src = dir.join("authmode_layout.c");
+    std::fs::write(
+        &src,
+        "#include <stddef.h>\n#include <stdio.h>\n#include <esp_https_server.h>\n\
+         int main(void) {\n    httpd_ssl_config_t d = HTTPD_SSL_CONFIG_DEFAULT();\n    \
+         printf(\"%zu %zu %zu %zu %d %u\\n\", sizeof(httpd_ssl_config_t),\n    \
+         offsetof(httpd_ssl_config_t, client_cert_authmode_optional),\n    \
+         offsetof(httpd_ssl_config_t, prvtkey_pem),\n    \
+         offsetof(httpd_ssl_config_t, ciphersuites_list), d.client_cert_authmode_optional,\n    \
+         (unsigned)d.port_secure);\n    return 0;\n}\n",
+    )
+    .unwrap();
+    let exe = dir.join("authmode_layout");
+    common::gcc([
+        "-DCONFIG_ESP_TLS_SERVER_MIN_AUTH_MODE_OPTIONAL=1".as_ref(),
+        src.as_os_str(),
+        "-o".as_ref(),
+        exe.as_os_str(),
+    ]);
+    let out = Command::new(&exe).output().expect("running");
+    let extra = SSL_AUTHMODE_FIELD_SIZE;
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!(
+            "{} {} {} {} 0 443",
+            size_of::<httpd_ssl_config_t>() + extra,
+            SSL_AUTHMODE_FIELD_OFFSET,
+            offset_of!(httpd_ssl_config_t, prvtkey_pem) + extra,
+            offset_of!(httpd_ssl_config_t, ciphersuites_list) + extra,
+        )
+    );
+    assert_eq!(
+        SSL_AUTHMODE_FIELD_OFFSET,
+        offset_of!(httpd_ssl_config_t, cacert_len) + size_of::<usize>()
     );
 }

@@ -1,7 +1,7 @@
 //! HTTPS and WSS (feature `tls`), black-box over loopback with an independent TLS client
 //! (rustls's client side) and tungstenite over it: keep-alive, pipelining, versions, ALPN,
-//! large bodies both ways, WebSocket, mutual TLS, resumption, the plain-HTTP second port and
-//! configuration errors. Hostile clients are in `tls_hostile.rs`, leaks in `tls_leaks.rs`,
+//! large bodies both ways, WebSocket, mutual TLS, resumption, the plain-HTTP second port,
+//! the raw-socket hooks (the C API) and configuration errors. Hostile clients are in `tls_hostile.rs`, leaks in `tls_leaks.rs`,
 //! curl and openssl in `tls_tools.rs`.
 mod tls_util;
 mod util;
@@ -339,4 +339,47 @@ fn the_client_closing_with_close_notify_or_abruptly_closes_the_session() {
     assert_eq!(raw.get("/hello").status, 200);
     raw.stream.sock.shutdown(std::net::Shutdown::Both).unwrap();
     wait_until_no_sessions(&server);
+}
+
+/// Raw-socket hooks (the C API) see a TLS session's descriptor at open and own its socket at
+/// close, still open (the TLS state is gone; the hook closes it, once).
+#[test]
+fn socket_hooks_own_a_tls_sessions_socket_at_close() {
+    use std::net::{SocketAddr, TcpStream};
+    use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+    use std::sync::mpsc::{channel, Sender};
+    use std::sync::Mutex;
+
+    use httpd::{Opened, SessionId, SocketHooks};
+
+    /// Sends (descriptor at open, descriptor and local address of the socket at close).
+    struct Hooks(
+        Mutex<Sender<(RawFd, Option<(RawFd, SocketAddr)>)>>,
+        Mutex<RawFd>,
+    );
+    impl SocketHooks for Hooks {
+        fn opened(&self, _id: SessionId, _peer: SocketAddr, fd: RawFd) -> Opened {
+            *self.1.lock().unwrap() = fd;
+            Opened::Accept
+        }
+        fn closed(&self, _id: SessionId, socket: Option<OwnedFd>) {
+            let opened = *self.1.lock().unwrap();
+            let owned = socket.map(|s| {
+                let fd = s.as_raw_fd();
+                (fd, TcpStream::from(s).local_addr().expect("an open socket"))
+            });
+            let _ = self.0.lock().unwrap().send((opened, owned));
+        }
+    }
+
+    let (tx, rx) = channel();
+    let server = tls_server(
+        Config::builder().socket_hooks(Hooks(Mutex::new(tx), Mutex::new(-1))),
+        server_tls(),
+    );
+    let mut c = https(server.local_addr(), &default_client());
+    assert_eq!(c.get("/hello").text(), "Hello World!");
+    drop(c);
+    let (opened, owned) = rx.recv_timeout(util::IO_TIMEOUT).expect("closed hook");
+    assert_eq!(owned, Some((opened, server.local_addr())));
 }

@@ -59,6 +59,12 @@ impl Tls {
     pub(crate) fn socket(&self) -> &TcpStream {
         &self.tcp.0
     }
+
+    /// Ends the TLS connection (its state is dropped; whatever `closing` queued has been
+    /// sent as far as the socket took it) and gives back the socket, for a hook to close.
+    pub(crate) fn into_socket(self) -> TcpStream {
+        self.tcp.0
+    }
 }
 
 /// The transport under TLS as the byte stream rustls reads and writes: without blocking, or

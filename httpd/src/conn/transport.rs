@@ -392,14 +392,15 @@ impl Stream {
         }
     }
 
-    /// Gives up the socket: the caller owns (and closes) it from now on.
+    /// Gives up the socket of a finished session: the caller owns (and closes) it from now on.
     pub(crate) fn into_owned_fd(self) -> Option<OwnedFd> {
         match self {
             Stream::Tcp(t) => Some(OwnedFd::from(t.0)),
             Stream::Hooked(h) => Some(OwnedFd::from(h.tcp.0)),
-            // A TLS session's socket carries records only its rustls state can read.
+            // Only at the end of a session (`socket_closed`): the TLS state goes, and the
+            // socket goes to the hook, which closes it (the C API's `close_fn` does, once).
             #[cfg(feature = "tls")]
-            Stream::Tls(_) => None,
+            Stream::Tls(t) => Some(OwnedFd::from(t.into_socket())),
             #[cfg(all(feature = "tls", any(test, feature = "fuzzing")))]
             Stream::TlsPipe(_) => None,
             #[cfg(any(test, feature = "fuzzing"))]
