@@ -405,7 +405,7 @@ impl Session {
     pub(crate) fn write_out(&mut self, ev: &Emitter) -> io::Result<(bool, bool)> {
         let mut wrote = false;
         loop {
-            if self.output.pending() == 0 {
+            if self.output.pending() == 0 && self.output.source.is_some() {
                 // A file body goes from the file to the socket directly where it can.
                 let sent = self.send_file_part(ev);
                 let out = &mut self.output;
