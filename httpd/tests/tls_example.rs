@@ -1,23 +1,22 @@
 //! The `https_server` example (feature `tls`), run as a child process: its routes over TLS
 //! with the self-signed certificate it makes, a 16 MiB echo, WSS, the plain-HTTP port, garbage
 //! at the TLS port, client certificates with `--client-ca`, and Ctrl-C.
+mod example_util;
 mod tls_util;
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use example_util::Server;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tls_util::*;
 use util::{Client, IO_TIMEOUT};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 /// The example binary of this test's profile, built with every feature (as CI's `cargo test
 /// --workspace --all-features` builds it, so this nested build has nothing to redo there).
@@ -30,99 +29,9 @@ fn binary() -> &'static Path {
     })
 }
 
-struct Example {
-    child: Child,
-    lines: Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Example {
-    fn start(args: &[&str]) -> Example {
-        let mut child = Command::new(binary())
-            .args(["--port", "0"])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut ex = Example {
-            child,
-            lines,
-            log: Vec::new(),
-        };
-        ex.wait_for("Server ready on");
-        ex
-    }
-
-    /// Waits (bounded) for a log line containing `needle`; returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
-        if let Some(l) = self.log.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("never logged {needle:?}:\n{}", self.log.join("\n")),
-            }
-        }
-    }
-
-    /// The port in a log line ending in `ADDR:PORT` after `needle`.
-    fn port_after(&mut self, needle: &str) -> SocketAddr {
-        let line = self.wait_for(needle);
-        let tail = line.split(needle).nth(1).unwrap();
-        let port: u16 = tail
-            .split(|c: char| !c.is_ascii_digit() && c != ':' && c != '.')
-            .find(|w| w.contains(':'))
-            .and_then(|w| w.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    /// Ctrl-C: the example stops cleanly (exit code 0).
-    fn interrupt(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit status {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "did not stop on Ctrl-C");
-            std::thread::yield_now();
-        }
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The example on a free port, waited for until it is ready.
+fn start(args: &[&str]) -> Server {
+    Server::start_program("https_server", binary(), args)
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -134,15 +43,15 @@ fn temp(name: &str) -> PathBuf {
 #[test]
 fn https_server_example_serves_its_routes_and_stops_on_ctrl_c() {
     let cert_path = temp("self-signed.pem");
-    let mut ex = Example::start(&[
+    let mut ex = start(&[
         "--write-cert",
         cert_path.to_str().unwrap(),
         "--http-port",
         "0",
     ]);
-    let addr = ex.port_after("Server ready on ");
-    let plain = ex.port_after("Also serving plain HTTP on ");
-    ex.wait_for("SHA-256 fingerprint");
+    let addr = ex.addr();
+    let plain = ex.addr_logged_after("Also serving plain HTTP on ");
+    ex.wait_for_log("SHA-256 fingerprint");
     let der = CertificateDer::from_pem_file(&cert_path).expect("the written certificate");
     let config = client_config_trusting(&der, Versions::Both, &[b"http/1.1"], None);
 
@@ -190,7 +99,7 @@ fn https_server_example_serves_its_routes_and_stops_on_ctrl_c() {
     let _ = s.read_to_end(&mut got);
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(got.first(), Some(&0x15), "a TLS alert, got {got:?}");
-    ex.interrupt();
+    assert!(ex.interrupt().success());
 }
 
 #[test]
@@ -205,7 +114,7 @@ fn https_server_example_with_client_ca_requires_client_certificates() {
         std::fs::write(temp(name), contents).unwrap();
     }
     let path = |name: &str| temp(name).to_str().unwrap().to_owned();
-    let mut ex = Example::start(&[
+    let ex = start(&[
         "--cert",
         &path("server.pem"),
         "--key",
@@ -215,7 +124,7 @@ fn https_server_example_with_client_ca_requires_client_certificates() {
         "--handshake-timeout",
         "3",
     ]);
-    let addr = ex.port_after("Server ready on ");
+    let addr = ex.addr();
     let alice = client_config(Versions::Both, &[b"http/1.1"], Some(&pki.alice));
     let mut c = Client::over(tls_connect(addr, &alice).expect("handshake"));
     assert_eq!(c.get("/whoami").text(), "alice");
@@ -229,5 +138,5 @@ fn https_server_example_with_client_ca_requires_client_certificates() {
             assert!(err.to_string().contains("alert"), "{err}");
         }
     }
-    ex.interrupt();
+    assert!(ex.interrupt().success());
 }

@@ -75,11 +75,21 @@ impl Server {
 
     /// [`Server::start`] with extra command-line arguments.
     pub fn start_with(name: &'static str, args: &[&str]) -> Server {
+        Server::start_program(name, &examples_dir().join(name), args)
+    }
+
+    /// [`Server::start_with`] for an example binary built elsewhere (e.g. with features).
+    pub fn start_program(name: &'static str, program: &Path, args: &[&str]) -> Server {
+        assert!(
+            program.exists(),
+            "no example binary at {}",
+            program.display()
+        );
         // Another process may take the port between `free_port` and the bind: try again.
         let mut last_log = Vec::new();
         for _ in 0..3 {
             let port = free_port();
-            let mut child = example(name)
+            let mut child = Command::new(program)
                 .args(["--port", &port.to_string()])
                 .args(args)
                 .env("RUST_LOG", "info")
@@ -150,6 +160,29 @@ impl Server {
             self.name,
             self.log.join("\n")
         );
+    }
+
+    /// The loopback address at the end of the first log line containing `needle` (waiting for
+    /// it, bounded): `... needle 127.0.0.1:PORT`.
+    pub fn addr_logged_after(&mut self, needle: &str) -> SocketAddr {
+        self.wait_for_log(needle);
+        let line = self
+            .log
+            .iter()
+            .find(|l| l.contains(needle))
+            .expect("just seen");
+        let port = line
+            .split(needle)
+            .nth(1)
+            .and_then(|tail| tail.split_whitespace().next())
+            .and_then(|addr| addr.rsplit(':').next())
+            .and_then(|p| {
+                p.trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        SocketAddr::from(([127, 0, 0, 1], port))
     }
 
     /// The messages this example logged itself (its own target, without timestamp and level).
