@@ -83,6 +83,9 @@ pub struct Config {
     pub(crate) max_body_len: Option<u64>,
     pub(crate) max_pending_response: usize,
     pub(crate) max_pending_total: usize,
+    pub(crate) worker_threads: usize,
+    pub(crate) worker_queue_len: usize,
+    pub(crate) handlers_on_pool: bool,
     pub(crate) ctrl_queue_len: usize,
     pub(crate) keepalive: Option<TcpKeepalive>,
     pub(crate) linger: Option<Duration>,
@@ -127,6 +130,9 @@ impl Default for Config {
             max_body_len: None,
             max_pending_response: 8 * 1024 * 1024,
             max_pending_total: 64 * 1024 * 1024,
+            worker_threads: 16,
+            worker_queue_len: 1024,
+            handlers_on_pool: false,
             ctrl_queue_len: 64,
             keepalive: None,
             linger: None,
@@ -167,6 +173,9 @@ impl fmt::Debug for Config {
             .field("max_body_len", &self.max_body_len)
             .field("max_pending_response", &self.max_pending_response)
             .field("max_pending_total", &self.max_pending_total)
+            .field("worker_threads", &self.worker_threads)
+            .field("worker_queue_len", &self.worker_queue_len)
+            .field("handlers_on_pool", &self.handlers_on_pool)
             .field("ctrl_queue_len", &self.ctrl_queue_len)
             .field("keepalive", &self.keepalive)
             .field("linger", &self.linger)
@@ -183,8 +192,9 @@ impl fmt::Debug for Config {
 impl Config {
     /// ESP-IDF's `HTTPD_DEFAULT_CONFIG()`: 7 sockets, 8 URI handlers, 8 response headers, a
     /// backlog of 5, a 1024-byte header section and a 512-byte URI, port 80, no LRU purge, 5 s
-    /// receive and send timeouts; for the chip's footprint and behaviour on a host. The one value
-    /// not taken is the 4 KiB stack, too small for a host thread: the stack stays 256 KiB.
+    /// receive and send timeouts, no worker pool (every handler on the server thread); for the
+    /// chip's footprint and behaviour on a host. The one value not taken is the 4 KiB stack,
+    /// too small for a host thread: the stack stays 256 KiB.
     ///
     /// ```
     /// let config = httpd::Config::esp_idf();
@@ -200,6 +210,8 @@ impl Config {
             backlog_conn: 5,
             max_req_hdr_len: 1024,
             max_uri_len: 512,
+            // Every handler on the server thread, as on the chip.
+            worker_threads: 0,
             ..Config::default()
         }
     }
@@ -330,6 +342,21 @@ impl Config {
     /// `SO_LINGER` on accepted connections, if on.
     pub fn linger(&self) -> Option<Duration> {
         self.linger
+    }
+
+    /// Size of the worker pool (0: every handler runs on the server thread).
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads
+    }
+
+    /// Requests that may wait for a busy worker pool before new ones get 503.
+    pub fn worker_queue_len(&self) -> usize {
+        self.worker_queue_len
+    }
+
+    /// Whether every handler runs on the worker pool (unless marked non-blocking).
+    pub fn handlers_on_pool(&self) -> bool {
+        self.handlers_on_pool
     }
 
     /// What a handler's failure before any response sends.
@@ -513,6 +540,36 @@ impl ConfigBuilder {
         self
     }
 
+    /// Threads in the worker pool, started as they are first needed. A request runs its
+    /// handler on a worker, fed by the server thread, when its body is larger than
+    /// [`body_buffer_len`](ConfigBuilder::body_buffer_len) (so a slow upload waits only its
+    /// own worker), when its handler is [`blocking`](crate::Handler::blocking), or for every
+    /// handler with [`handlers_on_pool`](ConfigBuilder::handlers_on_pool). Default 16;
+    /// 0 runs every handler on the server thread, as ESP-IDF does ([`Config::esp_idf`]).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.config.worker_threads = n;
+        self
+    }
+
+    /// Requests that may wait for a worker when every worker is busy: a waiting session is
+    /// simply not served yet (TCP flow control holds its client; no memory is spent on its
+    /// body). Past this many, a request is answered `503 Service Unavailable` (logged).
+    /// Default 1024.
+    pub fn worker_queue_len(mut self, n: usize) -> Self {
+        self.config.worker_queue_len = n;
+        self
+    }
+
+    /// Runs every handler on the worker pool, not only those that need it: for servers whose
+    /// handlers are mostly slow (database calls, file reads, computation). Requests of one
+    /// connection are still answered in order. A handler marked
+    /// [`nonblocking`](crate::Handler::nonblocking) stays on the server thread. Default off:
+    /// quick handlers answer from the server thread without a thread switch.
+    pub fn handlers_on_pool(mut self, on: bool) -> Self {
+        self.config.handlers_on_pool = on;
+        self
+    }
+
     /// Capacity of the control queue (`queue_work`, `send_to`, `trigger_close`). Default 64.
     pub fn ctrl_queue_len(mut self, n: usize) -> Self {
         self.config.ctrl_queue_len = n;
@@ -649,6 +706,10 @@ impl ConfigBuilder {
             "max_pending_total must be at least max_pending_response",
         )?;
         check(c.ctrl_queue_len >= 1, "ctrl_queue_len must be at least 1")?;
+        check(
+            c.worker_threads <= 1024,
+            "worker_threads must be at most 1024",
+        )?;
         if let Some(k) = c.keepalive {
             check(
                 !k.idle.is_zero() && !k.interval.is_zero() && k.count >= 1,

@@ -41,8 +41,21 @@ pub struct Handler {
 /// What a registered URI does.
 #[derive(Clone)]
 pub(crate) enum Kind {
-    Http(HandlerFn),
+    Http(HandlerFn, Placement),
     WebSocket(Arc<WsEndpoint>),
+}
+
+/// Where an HTTP handler runs (see [`Handler::blocking`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// On the server thread, unless the body is larger than the buffer or the server runs
+    /// every handler on the pool.
+    Auto,
+    /// Always on a worker.
+    Pool,
+    /// On the server thread even when the server runs handlers on the pool (still on a worker
+    /// for a body larger than the buffer, which `recv` would wait for).
+    Loop,
 }
 
 impl Handler {
@@ -55,9 +68,45 @@ impl Handler {
         Handler {
             uri: uri.into(),
             method,
-            kind: Kind::Http(Arc::new(f)),
+            kind: Kind::Http(Arc::new(f), Placement::Auto),
             matcher: None,
         }
+    }
+
+    /// Runs this handler on the worker pool (see
+    /// [`worker_threads`](crate::ConfigBuilder::worker_threads)), never on the server thread:
+    /// for handlers that take long without waiting on their client (a database call, a large
+    /// file read, computation), which would otherwise hold up every other client while they
+    /// run. The handler is written as any other; its `recv` and `send` wait only for its own
+    /// client. Requests of one connection are still answered in order. Without a pool
+    /// (`worker_threads(0)`) it runs on the server thread.
+    ///
+    /// ```
+    /// use httpd::{Handler, Method};
+    /// let report = Handler::new("/report", Method::Get, |req| {
+    ///     let total: u64 = (0..1_000_000u64).sum(); // slow work, off the server thread
+    ///     req.send_str(&total.to_string())
+    /// })
+    /// .blocking();
+    /// # let _ = report;
+    /// ```
+    pub fn blocking(mut self) -> Self {
+        if let Kind::Http(_, placement) = &mut self.kind {
+            *placement = Placement::Pool;
+        }
+        self
+    }
+
+    /// Keeps this handler on the server thread even when the server runs handlers on the pool
+    /// ([`handlers_on_pool`](crate::ConfigBuilder::handlers_on_pool)): for quick handlers that
+    /// never wait (no slow work, small responses), which then answer without a thread switch.
+    /// A request whose body is larger than `body_buffer_len` still goes to a worker, since
+    /// reading it may wait for the client.
+    pub fn nonblocking(mut self) -> Self {
+        if let Kind::Http(_, placement) = &mut self.kind {
+            *placement = Placement::Loop;
+        }
+        self
     }
 
     /// Matches this handler's URI with `m` instead of the server-wide

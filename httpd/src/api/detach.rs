@@ -33,7 +33,7 @@ pub(crate) struct ResumeTx {
 }
 
 impl ResumeTx {
-    fn send(&self, detached: Box<Detached>) {
+    pub(crate) fn send(&self, detached: Box<Detached>) {
         // If the server has stopped, the session is dropped here (closing its connection).
         if self.tx.send(detached).is_ok() {
             if let Err(e) = self.waker.wake() {

@@ -27,6 +27,9 @@ pub(crate) struct Env {
     pub(crate) server: Weak<dyn Any + Send + Sync>,
     /// How a detached request returns its session; `None` for a request already detached.
     pub(crate) resume: Option<ResumeTx>,
+    /// The handler runs off the server thread (on a worker, or a detached request): its
+    /// sends may wait for the client, since no one else waits for it.
+    pub(crate) off_loop: bool,
     /// The server is shutting down gracefully: every response closes its connection. Shared
     /// with detached requests' environments.
     pub(crate) draining: Arc<AtomicBool>,
@@ -39,9 +42,22 @@ impl Env {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Whether this is a detached request's environment (off the server thread).
-    pub(crate) fn detached(&self) -> bool {
-        self.resume.is_none()
+    /// Whether the handler runs off the server thread.
+    pub(crate) fn off_loop(&self) -> bool {
+        self.off_loop
+    }
+
+    /// The environment for a handler off the server thread; `resume` lets it detach.
+    pub(crate) fn off_loop_copy(&self, resume: Option<ResumeTx>) -> Env {
+        Env {
+            config: self.config.clone(),
+            pending_budget: self.config.max_pending_response,
+            date: DateCache::new(),
+            server: self.server.clone(),
+            resume,
+            off_loop: true,
+            draining: Arc::clone(&self.draining),
+        }
     }
 }
 
@@ -189,11 +205,11 @@ impl Exchange {
 
 /// Keeps a session's pending output bounded after a handler wrote to it: past `FLUSH_AT` it
 /// is written out, and past the pending budget the handler waits for the client. Off the
-/// server thread (a detached request), nothing else writes for us: it is sent at once, so each
-/// chunk of a streamed response leaves when it is sent.
+/// server thread (a worker or a detached request), nothing else writes for us: it is sent at
+/// once, so each chunk of a streamed response leaves when it is sent.
 pub(crate) fn bound_output(session: &mut Session, env: &Env) -> Result<(), Error> {
     let timeout = env.config.send_wait_timeout;
-    if env.detached() {
+    if env.off_loop() {
         if session.output.busy() {
             session.flush_blocking(0, timeout, &env.config.events)?;
         }

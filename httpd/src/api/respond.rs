@@ -156,7 +156,7 @@ impl Request<'_> {
             };
             self.session.output.source = Some(Box::new(source));
         }
-        if self.env.detached() {
+        if self.env.off_loop() {
             self.after_write()?;
         }
         Ok(())

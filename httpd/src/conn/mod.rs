@@ -5,6 +5,7 @@
 pub(crate) mod buffer;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod pipe;
+pub(crate) mod relay;
 pub(crate) mod session;
 pub(crate) mod source;
 pub(crate) mod table;

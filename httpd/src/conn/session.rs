@@ -33,8 +33,12 @@ pub(crate) enum Phase {
     /// without blocking, then runs the handler. (Boxed: most requests never wait here, and an
     /// idle session should stay small.)
     ReadBody(Box<ReadBody>),
-    /// A handler is running with this session's request (within one step of the loop).
+    /// A handler is running with this session's request (within one step of the loop, or on
+    /// a worker).
     InHandler,
+    /// The request's handler must run on a worker and every worker is busy: the request waits,
+    /// unread, in the loop's queue.
+    AwaitWorker,
     /// Discarding the unread body of the last request; `budget` bytes may still be discarded.
     Drain { body: UnreadBody, budget: u64 },
     /// The last response is out and the write side shut: discarding input until the client
@@ -55,6 +59,7 @@ impl fmt::Debug for Phase {
             Phase::ReadHead => "ReadHead",
             Phase::ReadBody(_) => "ReadBody",
             Phase::InHandler => "InHandler",
+            Phase::AwaitWorker => "AwaitWorker",
             Phase::Drain { .. } => "Drain",
             Phase::Linger { .. } => "Linger",
             Phase::Detached => "Detached",

@@ -1,5 +1,10 @@
 //! The session table: fixed capacity, generation ids, and reservations for detached sessions.
 
+use std::sync::Arc;
+
+use mio::Registry;
+
+use super::relay::{self, Attention, Proxy};
 use super::session::Session;
 use crate::types::SessionId;
 
@@ -16,6 +21,20 @@ enum Slot {
         id: SessionId,
         close_requested: bool,
     },
+    /// The session's handler runs on a worker; the loop keeps its socket here and relays its
+    /// bytes.
+    Pooled(Box<Proxy>),
+}
+
+/// A session back in its slot.
+#[derive(Debug)]
+pub(crate) struct Reattached {
+    /// A close was requested while it was away.
+    pub(crate) close_requested: bool,
+    /// Its connection broke while it was on a worker.
+    pub(crate) broken: bool,
+    /// Its slot is in the loop's ready queue already.
+    pub(crate) queued: bool,
 }
 
 /// The session table: fixed capacity, generation ids, and reservations for detached sessions.
@@ -136,11 +155,37 @@ impl Sessions {
         }
     }
 
-    /// Puts a detached session back in its slot. Returns whether a close was requested while
-    /// it was away, or gives the session back if its slot is not reserved for it.
-    pub(crate) fn reattach(&mut self, session: Box<Session>) -> Result<bool, Box<Session>> {
+    /// Moves a live session out to a worker, keeping its socket here behind a relay.
+    pub(crate) fn pool_out(
+        &mut self,
+        slot: usize,
+        attention: &Arc<Attention>,
+    ) -> Option<Box<Session>> {
+        let session = self.get_mut(slot)?;
+        let proxy = relay::split(session, Arc::clone(attention), slot);
+        match std::mem::replace(&mut self.slots[slot], Slot::Pooled(proxy)) {
+            Slot::Live(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The loop's side of a session on a worker.
+    pub(crate) fn proxy_mut(&mut self, slot: usize) -> Option<&mut Proxy> {
+        match self.slots.get_mut(slot) {
+            Some(Slot::Pooled(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Puts a detached or pooled session back in its slot (a pooled one gets its socket and
+    /// the relay's bytes back), or gives the session back if its slot is not reserved for it.
+    pub(crate) fn reattach(
+        &mut self,
+        mut session: Box<Session>,
+        registry: &Registry,
+    ) -> Result<Reattached, Box<Session>> {
         let slot = session.id.slot();
-        match self.slots.get(slot) {
+        let back = match self.slots.get(slot) {
             Some(&Slot::Detached {
                 id,
                 close_requested,
@@ -148,11 +193,30 @@ impl Sessions {
                 if let Some(i) = self.cutoffs.iter().position(|(c, _)| *c == id) {
                     self.cutoffs.swap_remove(i);
                 }
-                self.slots[slot] = Slot::Live(session);
-                Ok(close_requested)
+                Reattached {
+                    close_requested,
+                    broken: false,
+                    queued: false,
+                }
             }
-            _ => Err(session),
-        }
+            Some(Slot::Pooled(p)) if p.id == session.id => {
+                let Slot::Pooled(proxy) =
+                    std::mem::replace(&mut self.slots[slot], Slot::Free { generation: 0 })
+                else {
+                    unreachable!("matched just above");
+                };
+                let (close_requested, queued) = (proxy.close_requested, proxy.queued);
+                let broken = proxy.merge_into(&mut session, registry);
+                Reattached {
+                    close_requested,
+                    broken,
+                    queued,
+                }
+            }
+            _ => return Err(session),
+        };
+        self.slots[slot] = Slot::Live(session);
+        Ok(back)
     }
 
     /// Asks a detached session to close when it comes back. `false` if `id` is not detached.
@@ -163,6 +227,10 @@ impl Sessions {
                 close_requested,
             }) if *d == id => {
                 *close_requested = true;
+                true
+            }
+            Some(Slot::Pooled(p)) if p.id == id => {
+                p.close_requested = true;
                 true
             }
             _ => false,
@@ -176,6 +244,25 @@ impl Sessions {
             log::debug!("session {id}: cut while detached");
             let _ = socket.shutdown(std::net::Shutdown::Both);
         }
+    }
+
+    /// Takes the loop's sides of the sessions on workers (the server is stopping); their
+    /// slots stay reserved, so the sessions find no way back.
+    pub(crate) fn take_proxies(&mut self) -> Vec<Box<Proxy>> {
+        let mut proxies = Vec::new();
+        for slot in &mut self.slots {
+            if let Slot::Pooled(p) = slot {
+                let id = p.id;
+                let reserved = Slot::Detached {
+                    id,
+                    close_requested: true,
+                };
+                if let Slot::Pooled(p) = std::mem::replace(slot, reserved) {
+                    proxies.push(p);
+                }
+            }
+        }
+        proxies
     }
 
     /// Live sessions.
@@ -194,6 +281,7 @@ impl Sessions {
         self.slots.iter().filter_map(|s| match s {
             Slot::Live(s) => Some(s.id),
             Slot::Detached { id, .. } => Some(*id),
+            Slot::Pooled(p) => Some(p.id),
             Slot::Free { .. } => None,
         })
     }

@@ -90,6 +90,9 @@ pub(crate) enum Stream {
     TlsPipe(Box<super::tls::Tls<super::pipe::Pipe>>),
     #[cfg(any(test, feature = "fuzzing"))]
     Pipe(super::pipe::Pipe),
+    /// The worker's side of a relay: the session's handler runs on a worker while the loop
+    /// keeps the socket (see `relay.rs`).
+    Relay(Box<super::relay::Relay>),
 }
 
 /// Calls `$method` on whichever transport `$stream` holds.
@@ -104,6 +107,7 @@ macro_rules! dispatch {
             Stream::Hooked($t) => $call,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
+            Stream::Relay($t) => $call,
         }
     };
 }
@@ -124,6 +128,7 @@ macro_rules! dispatch_socket {
             Stream::TlsPipe($t) => $call,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe($t) => $call,
+            Stream::Relay($t) => $call,
         }
     };
 }
@@ -142,6 +147,8 @@ impl Stream {
             Stream::Hooked(h) => SockRef::from(&h.tcp.0).try_clone().ok(),
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe(_) => None,
+            // The loop keeps the socket of a session on a worker.
+            Stream::Relay(_) => None,
         }
     }
 }
@@ -250,6 +257,7 @@ impl Stream {
             Stream::Tls(t) => t.info(),
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::TlsPipe(t) => t.info(),
+            Stream::Relay(r) => r.facts.tls.clone(),
             _ => None,
         }
     }
@@ -389,6 +397,7 @@ impl Stream {
             Stream::TlsPipe(_) => None,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe(_) => None,
+            Stream::Relay(r) => r.facts.fd,
         }
     }
 
@@ -405,6 +414,7 @@ impl Stream {
             Stream::TlsPipe(_) => None,
             #[cfg(any(test, feature = "fuzzing"))]
             Stream::Pipe(_) => None,
+            Stream::Relay(_) => None,
         }
     }
 

@@ -139,6 +139,7 @@ impl Core {
             });
         }
         self.sessions.cut_detached();
+        self.cut_pooled();
         self.shared.router.clear();
         self.table = self.shared.router.snapshot().0;
     }

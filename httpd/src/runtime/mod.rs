@@ -15,6 +15,7 @@ mod drain;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod harness;
 mod io;
+mod pool;
 mod serve;
 pub(crate) mod shared;
 #[cfg(feature = "tls")]
@@ -45,6 +46,7 @@ use crate::event::Event;
 use crate::proto::head::Limits;
 use crate::proto::response::DateCache;
 use crate::router::Table;
+use crate::types::SessionId;
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -94,6 +96,16 @@ pub(crate) struct Core {
     now: Instant,
     /// A graceful shutdown is under way and ends at this instant.
     drain_deadline: Option<Instant>,
+    /// The worker pool; `None` with `worker_threads(0)`.
+    pool: Option<pool::Pool>,
+    /// Requests waiting for a worker, in arrival order.
+    waiting: VecDeque<(usize, SessionId)>,
+    /// Exchanges for requests handed to workers.
+    spare_ex: Vec<Exchange>,
+    /// Relays that asked for the loop (reused list).
+    attended: Vec<usize>,
+    /// Where relayed bytes pass through (allocated with the first relay).
+    scratch: Vec<u8>,
 }
 
 impl EventLoop {
@@ -179,6 +191,8 @@ impl EventLoop {
             }
             if control {
                 self.core.run_control(&self.resumed, &self.ctrl);
+                self.core.attend();
+                self.core.dispatch_waiting();
                 if let Some(deadline) = self.core.shared.shutdown_requested() {
                     self.core.begin_drain(deadline);
                 }
@@ -248,12 +262,18 @@ impl Core {
             expired: Vec::new(),
             now: Instant::now(),
             drain_deadline: None,
+            pool: Core::pool_for(&config, resume.as_ref()),
+            waiting: VecDeque::new(),
+            spare_ex: Vec::new(),
+            attended: Vec::new(),
+            scratch: Vec::new(),
             env: Env {
                 pending_budget: config.max_pending_response,
                 config,
                 date: DateCache::new(),
                 server,
                 resume,
+                off_loop: false,
                 draining: Arc::new(AtomicBool::new(false)),
             },
         }
@@ -289,16 +309,26 @@ impl Core {
     }
 
     fn enqueue(&mut self, slot: usize) {
-        if let Some(s) = self.sessions.get_mut(slot) {
-            if !s.queued {
-                s.queued = true;
-                self.ready.push_back(slot);
-            }
+        let queued = if let Some(s) = self.sessions.get_mut(slot) {
+            &mut s.queued
+        } else if let Some(p) = self.sessions.proxy_mut(slot) {
+            &mut p.queued
+        } else {
+            return;
+        };
+        if !*queued {
+            *queued = true;
+            self.ready.push_back(slot);
         }
     }
 
     fn on_event(&mut self, slot: usize, event: &Readiness) {
         let Some(s) = self.sessions.get_mut(slot) else {
+            if let Some(p) = self.sessions.proxy_mut(slot) {
+                p.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+                p.read_closed |= event.is_read_closed();
+                self.enqueue(slot);
+            }
             return;
         };
         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -318,6 +348,10 @@ impl Core {
                 break;
             };
             let Some(s) = self.sessions.get_mut(slot) else {
+                if let Some(p) = self.sessions.proxy_mut(slot) {
+                    p.queued = false;
+                    self.guarded(None, "a relay step", |core| core.pump(slot));
+                }
                 continue;
             };
             s.queued = false;
@@ -343,6 +377,9 @@ impl Core {
             Phase::WebSocket(_) => self.serve_ws(slot),
             #[cfg(feature = "tls")]
             Phase::Handshake => self.handshake(slot),
+            // A request waiting for a worker is not read meanwhile (TCP flow control holds its
+            // client).
+            Phase::AwaitWorker => {}
             // Not reachable from the ready queue: a session in a handler is mid-step, a
             // detached one is out of the table.
             Phase::InHandler | Phase::Detached => {}

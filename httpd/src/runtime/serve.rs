@@ -15,9 +15,12 @@ use crate::conn::session::{Inbound, Phase};
 use crate::event::Event;
 use crate::proto::chunked;
 use crate::proto::head::{Head, UnreadBody};
-use crate::proto::response::{BodyLeft, DateCache, Outcome, CONTINUE};
+use crate::proto::response::{BodyLeft, Outcome, CONTINUE};
 use crate::proto::uri::path_of;
-use crate::router::{Kind, Route, Table};
+use crate::router::{Kind, Placement, Route, Table};
+
+/// Exchanges kept for requests handed to workers.
+const SPARE_EXCHANGES: usize = 4;
 use crate::{Error, ErrorCode};
 
 impl Core {
@@ -106,11 +109,18 @@ impl Core {
         }
     }
 
+    /// How much a handler on the server thread may leave pending before its sends wait for
+    /// its client. With a worker pool, only the total (the memory bound) makes it wait: the
+    /// per-session cap is for handlers off the server thread, which wait without holding up
+    /// anyone else.
     pub(super) fn set_pending_budget(&mut self) {
         let config = &self.env.config;
-        self.env.pending_budget = config
-            .max_pending_response
-            .min(config.max_pending_total.saturating_sub(self.held));
+        let total = config.max_pending_total.saturating_sub(self.held);
+        self.env.pending_budget = if self.pool.is_some() {
+            total
+        } else {
+            config.max_pending_response.min(total)
+        };
     }
 
     /// The session's request, now in its handler, and the handler table.
@@ -122,21 +132,53 @@ impl Core {
     }
 
     fn dispatch(&mut self, slot: usize, head: Head) {
+        self.dispatch_with(slot, head, true);
+    }
+
+    /// A request that waited for a worker: its head is parsed again (other requests used the
+    /// header table meanwhile) and it is dispatched without announcing it a second time.
+    pub(super) fn serve_waiting(&mut self, slot: usize) {
+        let s = &mut self.sessions[slot];
+        match s.poll_request(&self.limits, &mut self.ex.headers) {
+            Inbound::Ready(head) => self.dispatch_with(slot, head, false),
+            Inbound::Refused(code) => self.answer_protocol_error(slot, code),
+            _ => self.serve(slot),
+        }
+    }
+
+    fn dispatch_with(&mut self, slot: usize, head: Head, announce: bool) {
         self.prepare_response(slot);
         self.ex.begin(head, self.env.config.max_req_hdr_len);
-        self.sessions[slot].deadline = None;
-        let (mut req, table) = self.request(slot);
-        req.env.config.events.emit(|| Event::RequestHead {
-            id: req.session.id,
-            method: head.method,
-            uri: req.uri(),
-        });
-        let route = table.route(
-            head.method,
-            path_of(head.target.get(&req.session.input.data)),
-        );
+        let Core {
+            sessions,
+            ex,
+            env,
+            table,
+            pool,
+            ..
+        } = self;
+        let session = &mut sessions[slot];
+        session.deadline = None;
+        if announce {
+            let uri = std::str::from_utf8(head.target.get(&session.input.data)).unwrap_or_default();
+            let id = session.id;
+            env.config.events.emit(|| Event::RequestHead {
+                id,
+                method: head.method,
+                uri,
+            });
+        }
+        let route = table.route(head.method, path_of(head.target.get(&session.input.data)));
+        if let Route::Found(Kind::Http(f, placement)) = route {
+            if pool.is_some() && wants_worker(env, ex, *placement, session.input.end) {
+                let f = Arc::clone(f);
+                return self.to_pool(slot, f);
+            }
+        }
+        session.phase = Phase::InHandler;
+        let mut req = Request::new(session, ex, env);
         let (result, fallback) = match route {
-            Route::Found(Kind::Http(f)) => (call(|| f(&mut req)), None),
+            Route::Found(Kind::Http(f, _)) => (call(|| f(&mut req)), None),
             Route::Found(Kind::WebSocket(endpoint)) => match ws::handshake(&mut req, endpoint) {
                 Ok(Upgrade::Done) => {
                     let endpoint = Arc::clone(endpoint);
@@ -169,6 +211,17 @@ impl Core {
             }
         };
         self.finish(slot, result, fallback);
+    }
+
+    /// Every worker is busy and too many requests wait: 503, and the connection closes.
+    pub(super) fn answer_busy(&mut self, slot: usize) {
+        let (mut req, _) = self.request(slot);
+        let _ = req.set_status("503 Service Unavailable");
+        let _ = req.set_type("text/plain");
+        let _ = req.set_header("Retry-After", "1");
+        let _ = req.set_header("Connection", "close");
+        let result = req.send("The server is busy; try again shortly.\n");
+        self.finish(slot, result, None);
     }
 
     /// Answers a request the server refuses before any handler (malformed, too long, timed
@@ -218,14 +271,7 @@ impl Core {
         let detached = Box::new(Detached {
             session,
             ex: Box::new(ex),
-            env: Env {
-                config: self.env.config.clone(),
-                pending_budget: self.env.config.max_pending_response,
-                date: DateCache::new(),
-                server: self.env.server.clone(),
-                resume: None,
-                draining: Arc::clone(&self.env.draining),
-            },
+            env: self.env.off_loop_copy(None),
         });
         match handoff.hand_over(detached) {
             Ok(()) => Ok(()),
@@ -233,7 +279,7 @@ impl Core {
                 // Put everything back as it was.
                 std::mem::swap(&mut self.ex, &mut detached.ex);
                 detached.session.phase = Phase::InHandler;
-                let _ = self.sessions.reattach(detached.session);
+                let _ = self.sessions.reattach(detached.session, &self.registry);
                 Err(())
             }
         }
@@ -243,16 +289,25 @@ impl Core {
     pub(super) fn resume(&mut self, detached: Box<Detached>) {
         let Detached { session, ex, .. } = *detached;
         let slot = session.id.slot();
-        match self.sessions.reattach(session) {
-            Ok(close_requested) => {
+        match self.sessions.reattach(session, &self.registry) {
+            Ok(back) => {
                 // Edges may have come and gone while it was away: look at the transport again.
-                // (It left mid-step, so it is in no ready queue.)
+                // (A detached session left mid-step, so it is in no ready queue; the relay of a
+                // session on a worker may be.)
                 let s = &mut self.sessions[slot];
-                s.input.readable = true;
-                s.queued = false;
-                let ex = *ex;
-                let close = ex.resp.closing || ex.resp.broken || close_requested;
-                self.after_response(slot, &ex.head, ex.body, close);
+                s.input.readable = !s.input.eof;
+                s.queued = back.queued;
+                let mut ex = *ex;
+                let close =
+                    ex.resp.closing || ex.resp.broken || back.close_requested || back.broken;
+                let (head, body) = (
+                    ex.head,
+                    std::mem::replace(&mut ex.body, BodyReader::empty()),
+                );
+                if self.spare_ex.len() < SPARE_EXCHANGES {
+                    self.spare_ex.push(ex);
+                }
+                self.after_response(slot, &head, body, close);
             }
             Err(session) => control::lost(&session),
         }
@@ -332,6 +387,15 @@ impl Core {
             Flushed::Pending | Flushed::Closed => {}
         }
     }
+}
+
+/// Whether the request in `ex` runs its handler on a worker: one whose body is not all
+/// buffered (`recv` would wait for the client), or as the handler or the server asks.
+#[inline]
+fn wants_worker(env: &Env, ex: &Exchange, placement: Placement, input_end: usize) -> bool {
+    placement == Placement::Pool
+        || ex.body_left(input_end) != BodyLeft::Nothing
+        || (env.config.handlers_on_pool && placement == Placement::Auto)
 }
 
 /// Runs a handler, turning a panic into an error so one bad handler cannot take the server
