@@ -9,6 +9,7 @@
 //! cargo run --release -p httpd-bench -- latency  # GET /hello round trips, alone and with 6 stuck clients; WebSocket echo
 //! cargo run --release -p httpd-bench -- tls [--secs S] [--idle N]  # HTTPS: httpd, hyper+tokio-rustls, nginx
 //! cargo run --release -p httpd-bench -- files    # static files against nginx: 1 KiB req/s, 64 MiB MB/s, RSS with 20 x 256 MiB
+//! cargo run --release -p httpd-bench -- pool     # worker pool: plaintext and 50 us CPU work, pool off/on; 1 MiB uploads c=20 vs hyper, nginx
 //! ```
 //!
 //! `all` and `quick` may be narrowed with `--only httpd,ceiling`; `all` takes `--rounds N`
@@ -21,6 +22,7 @@ mod harness;
 mod latency;
 mod load;
 mod measure;
+mod pool;
 mod report;
 mod servers;
 mod tls;
@@ -34,7 +36,7 @@ const USAGE: &str =
     "usage: httpd-bench all [--rounds N] [--secs S] [--only a,b] | quick [--only a,b] \
                      | soak [--secs S] | serve <name> --port P | latency [--n N] [--stuck K] \
                      | tls [--secs S] [--idle N]\n\
-                     | files [--secs S]\n\
+                     | files [--secs S] | pool [--secs S]\n\
                      servers: httpd ceiling hyper may_minihttp nginx tiny_http";
 
 /// The value following `flag` in `args`, parsed.
@@ -102,6 +104,9 @@ fn main() -> ExitCode {
         }),
         Some("files") => flag(&args, "--secs")
             .and_then(|secs| files::run(secs.unwrap_or(10)).map_err(|e| e.to_string()))
+            .map(|out| print!("{out}")),
+        Some("pool") => flag(&args, "--secs")
+            .and_then(|secs| pool::run(secs.unwrap_or(5)).map_err(|e| e.to_string()))
             .map(|out| print!("{out}")),
         Some("serve") => match args.get(1).and_then(|n| Kind::from_name(n)) {
             Some(kind) => servers::port::from_args(args.into_iter().skip(2))

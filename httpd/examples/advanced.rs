@@ -13,6 +13,13 @@
 //! - `GET /async_data`: answers "Hello World!", then queued work sends a second complete
 //!   response, "Hello Double World!", on the same session
 //! - `GET /plaintext`: "Hello, World!" as text/plain, for load tests
+//! - `GET /slow?ms=N`: answers "done" after N ms (default 200) of work, on a worker
+//!   (`Handler::blocking`), while every other client is served
+//!
+//! Bodies larger than 16 KiB (the `/echo` uploads) are read by their handlers on the worker
+//! pool, so a client that stalls or trickles its upload holds up no one else; `--workers 0`
+//! runs every handler on the server thread, as ESP-IDF does, and `--handlers-on-pool` every
+//! handler on the pool.
 //!
 //! ```text
 //! cargo run --release --example advanced -- --port 8080 --max-sessions 7 --lru \
@@ -39,10 +46,12 @@ struct Args {
     max_uri_len: Option<usize>,
     max_hdr_len: Option<usize>,
     max_body: usize,
+    workers: Option<usize>,
+    handlers_on_pool: bool,
 }
 
 const USAGE: &str = "usage: advanced [--port N] [--max-sessions N] [--lru] [--recv-timeout SECS] \
-[--max-uri-len N] [--max-hdr-len N] [--max-body BYTES]";
+[--max-uri-len N] [--max-hdr-len N] [--max-body BYTES] [--workers N] [--handlers-on-pool]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -53,6 +62,8 @@ fn parse_args() -> Result<Args, String> {
         max_uri_len: None,
         max_hdr_len: None,
         max_body: 1024 * 1024,
+        workers: None,
+        handlers_on_pool: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -76,6 +87,8 @@ fn parse_args() -> Result<Args, String> {
                 args.max_hdr_len = Some(num("--max-hdr-len", value("--max-hdr-len")?)?)
             }
             "--max-body" => args.max_body = num("--max-body", value("--max-body")?)?,
+            "--workers" => args.workers = Some(num("--workers", value("--workers")?)?),
+            "--handlers-on-pool" => args.handlers_on_pool = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -84,7 +97,13 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn config(args: &Args) -> ConfigBuilder {
-    let mut b = Config::builder().port(args.port).lru_purge_enable(args.lru);
+    let mut b = Config::builder()
+        .port(args.port)
+        .lru_purge_enable(args.lru)
+        .handlers_on_pool(args.handlers_on_pool);
+    if let Some(n) = args.workers {
+        b = b.worker_threads(n);
+    }
     if let Some(n) = args.max_sessions {
         b = b.max_open_sockets(n);
     }
@@ -98,6 +117,17 @@ fn config(args: &Args) -> ConfigBuilder {
         b = b.max_req_hdr_len(n);
     }
     b
+}
+
+/// `GET /slow?ms=N`: N ms (default 200, at most 10 s) of work before answering.
+fn slow(req: &mut Request<'_>) -> Result<(), Error> {
+    let ms: u64 = req
+        .query_value("ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+        .min(10_000);
+    std::thread::sleep(Duration::from_millis(ms));
+    req.send_str("done")
 }
 
 fn test_header(req: &mut Request<'_>) -> Result<(), Error> {
@@ -182,6 +212,7 @@ fn start(args: &Args) -> Result<Server, Error> {
         Handler::new("/leftover_data", Method::Post, leftover_data),
         Handler::new("/adder", Method::Post, adder),
         Handler::new("/async_data", Method::Get, async_data),
+        Handler::new("/slow", Method::Get, slow).blocking(),
         Handler::new("/plaintext", Method::Get, |req| {
             req.set_type("text/plain")?;
             req.send_str("Hello, World!")

@@ -411,7 +411,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Stack size of the server thread, in bytes; handlers run on it. Default 256 KiB
+    /// Stack size of the server thread and of each worker, in bytes; handlers run on them.
+    /// Default 256 KiB
     /// (ESP-IDF's 4096 is too small for Rust code; only touched pages use memory).
     /// At least 16 KiB.
     pub fn stack_size(mut self, bytes: usize) -> Self {

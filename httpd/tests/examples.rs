@@ -229,6 +229,40 @@ fn advanced_example_routes() {
     assert_eq!(server.interrupt().code(), Some(0));
 }
 
+/// The scenario: a client stalls 100,000 bytes into a 1 MiB upload, another trickles
+/// its upload, a third asks for 2 s of work; every other request is answered at once. (With
+/// `--workers 0`, ESP-IDF's model, the first request waits seconds.)
+#[test]
+fn advanced_example_serves_others_while_uploads_stall() {
+    let server = Server::start_with("advanced", &["--max-body", "16777216"]);
+    let addr = server.addr();
+    let head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n";
+    let mut stalled = Client::connect(addr);
+    stalled.send(head);
+    stalled.send(vec![b's'; 100_000]);
+    let mut trickling = Client::connect(addr);
+    trickling.send(head);
+    trickling.send(b"t");
+    let mut slow = Client::connect(addr);
+    slow.send("GET /slow?ms=2000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut c = Client::connect(addr);
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        if i % 5 == 0 {
+            trickling.send(b"t");
+        }
+        let t = Instant::now();
+        assert_eq!(c.get("/hello").status, 200);
+        slowest = slowest.max(t.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_millis(250),
+        "GET /hello took {slowest:?} beside stalled uploads and slow work"
+    );
+    drop((stalled, trickling, slow));
+    assert_eq!(server.interrupt().code(), Some(0));
+}
+
 #[test]
 fn async_handlers_example_streams_long_requests_on_workers() {
     // Fast ticks: a whole /long response, 60 chunks, starting with the session's request count.

@@ -138,17 +138,22 @@ fn client_that_never_reads_is_closed_after_send_wait_timeout() {
             }),
     );
     let (result_tx, result_rx) = channel();
+    // On a worker, where a send may wait for its client (on the server thread, with a pool,
+    // only the total cap would make it wait).
     server
-        .register(Handler::new("/big", Method::Get, move |req| {
-            let id = req.session_id();
-            let result = req.send(vec![b'x'; BIG]);
-            let _ = result_tx.send((
-                id,
-                format!("{result:?}"),
-                matches!(result, Err(Error::Timeout)),
-            ));
-            result
-        }))
+        .register(
+            Handler::new("/big", Method::Get, move |req| {
+                let id = req.session_id();
+                let result = req.send(vec![b'x'; BIG]);
+                let _ = result_tx.send((
+                    id,
+                    format!("{result:?}"),
+                    matches!(result, Err(Error::Timeout)),
+                ));
+                result
+            })
+            .blocking(),
+        )
         .unwrap();
     let mut c = Client::connect(server.local_addr());
     c.send("GET /big HTTP/1.1\r\nHost: test\r\n\r\n");

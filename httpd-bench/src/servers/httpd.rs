@@ -20,19 +20,42 @@ pub(crate) fn run_with(
     port: u16,
     more: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
 ) -> io::Result<()> {
-    let config = more(
-        Config::builder()
-            .bind_addr(Ipv4Addr::LOCALHOST.into())
-            .port(port)
-            .idle_timeout(Some(Duration::from_secs(900))),
-    )
-    .build()
-    .map_err(io::Error::other)?;
+    // The pool benchmark runs the server without its worker pool too.
+    let workers: Option<usize> = std::env::var("HTTPD_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut builder = Config::builder()
+        .bind_addr(Ipv4Addr::LOCALHOST.into())
+        .port(port)
+        .idle_timeout(Some(Duration::from_secs(900)));
+    if let Some(n) = workers {
+        builder = builder.worker_threads(n);
+    }
+    let config = more(builder).build().map_err(io::Error::other)?;
     let server = Server::start(config).map_err(io::Error::other)?;
     server
         .register(Handler::new("/plaintext", Method::Get, |req| {
             req.set_type("text/plain")?;
             req.send_str("Hello, World!")
+        }))
+        .map_err(io::Error::other)?;
+    // The pool benchmark: a handler doing ~50 us of computation (on a worker when there is
+    // a pool), and uploads read with `recv` (on a worker: bodies past the buffer).
+    server
+        .register(Handler::new("/work", Method::Get, |req| req.send_str(&work(50))).blocking())
+        .map_err(io::Error::other)?;
+    server
+        .register(Handler::new("/upload", Method::Post, |req| {
+            let mut buf = [0u8; 16 * 1024];
+            let mut total = 0usize;
+            loop {
+                match req.recv(&mut buf)? {
+                    0 => break,
+                    n => total += n,
+                }
+            }
+            req.set_type("text/plain")?;
+            req.send_str(&total.to_string())
         }))
         .map_err(io::Error::other)?;
     // The files benchmark: the directory named by HTTPD_BENCH_FILES under /files/.
@@ -45,5 +68,20 @@ pub(crate) fn run_with(
     // The server thread does the work; this one only keeps the handle alive.
     loop {
         std::thread::park();
+    }
+}
+
+/// About `us` microseconds of computation: a hash chain, checked against the clock every
+/// 256 rounds. Returns the hash, so the work cannot be optimised away.
+fn work(us: u64) -> String {
+    let start = std::time::Instant::now();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    loop {
+        for i in 0..256u64 {
+            h = (h ^ i).wrapping_mul(0x0100_0000_01b3);
+        }
+        if start.elapsed().as_micros() as u64 >= us {
+            return format!("{h:016x}");
+        }
     }
 }

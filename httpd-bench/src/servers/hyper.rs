@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::io;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -40,6 +40,18 @@ async fn serve(port: u16) -> io::Result<()> {
 }
 
 pub(crate) async fn plaintext(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == "/upload" {
+        // The pool benchmark's uploads: the body read through and counted.
+        let mut body = req.into_body();
+        let mut total = 0usize;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => total += frame.data_ref().map_or(0, |d| d.len()),
+                Err(_) => break,
+            }
+        }
+        return Ok(Response::new(Full::new(Bytes::from(total.to_string()))));
+    }
     let mut response = Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
     if req.uri().path() == "/plaintext" {
         response

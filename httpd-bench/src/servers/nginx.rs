@@ -52,6 +52,11 @@ http {{
             default_type text/plain;
             return 200 \"Hello, World!\";
         }}
+        location = /upload {{
+            client_max_body_size 0;
+            default_type text/plain;
+            return 200 \"ok\";
+        }}
 {files}    }}
 }}
 "

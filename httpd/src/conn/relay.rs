@@ -29,6 +29,9 @@ pub(crate) const RELAY_CAP: usize = 64 * 1024;
 /// Relays that need the loop's attention, and the loop's waker.
 pub(crate) struct Attention {
     slots: Mutex<Vec<usize>>,
+    /// Sessions a worker lost (an internal error while it had them): the loop closes their
+    /// connections.
+    lost: Mutex<Vec<SessionId>>,
     waker: Arc<Waker>,
 }
 
@@ -36,8 +39,20 @@ impl Attention {
     pub(crate) fn new(waker: Arc<Waker>) -> Arc<Attention> {
         Arc::new(Attention {
             slots: Mutex::new(Vec::new()),
+            lost: Mutex::new(Vec::new()),
             waker,
         })
+    }
+
+    /// A worker lost session `id`: its connection must close.
+    pub(crate) fn lost(&self, id: SessionId) {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        self.wake();
+    }
+
+    /// The sessions workers lost since the last call.
+    pub(crate) fn take_lost(&self) -> Vec<SessionId> {
+        std::mem::take(&mut *self.lost.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Moves the slots that asked for attention into `into`.

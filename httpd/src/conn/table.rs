@@ -246,9 +246,26 @@ impl Sessions {
         }
     }
 
+    /// Removes the loop's side of pooled session `id` whose session will not come back; its
+    /// slot is freed.
+    pub(crate) fn remove_pooled(&mut self, id: SessionId) -> Option<Proxy> {
+        let slot = id.slot();
+        match self.slots.get(slot) {
+            Some(Slot::Pooled(p)) if p.id == id => {}
+            _ => return None,
+        }
+        let Slot::Pooled(proxy) =
+            std::mem::replace(&mut self.slots[slot], Slot::Free { generation: 0 })
+        else {
+            return None;
+        };
+        self.free_slot(slot, id);
+        Some(*proxy)
+    }
+
     /// Takes the loop's sides of the sessions on workers (the server is stopping); their
     /// slots stay reserved, so the sessions find no way back.
-    pub(crate) fn take_proxies(&mut self) -> Vec<Box<Proxy>> {
+    pub(crate) fn take_proxies(&mut self) -> Vec<Proxy> {
         let mut proxies = Vec::new();
         for slot in &mut self.slots {
             if let Slot::Pooled(p) = slot {
@@ -258,7 +275,7 @@ impl Sessions {
                     close_requested: true,
                 };
                 if let Slot::Pooled(p) = std::mem::replace(slot, reserved) {
-                    proxies.push(p);
+                    proxies.push(*p);
                 }
             }
         }

@@ -9,6 +9,7 @@
 //! requests use; the loop carries it on (keep-alive, the next pipelined request, or close).
 //! Per-session order holds by construction: a session on a worker is not served meanwhile.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -22,9 +23,10 @@ use super::Core;
 use crate::api::detach::{Detached, ResumeTx};
 use crate::api::exchange::{Env, Exchange};
 use crate::api::request::Request;
-use crate::conn::relay::{Attention, RELAY_CAP};
+use crate::conn::relay::{Attention, Proxy, RELAY_CAP};
 use crate::conn::session::{Phase, Session};
 use crate::conn::transport::Transport;
+use crate::event::Event;
 use crate::router::HandlerFn;
 use crate::types::SessionId;
 use crate::ErrorCode;
@@ -120,12 +122,17 @@ fn work(
         let Ok(job) = job else {
             return;
         };
-        let back = run_job(job);
+        let id = job.session.id;
+        let back = catch_unwind(AssertUnwindSafe(|| run_job(job)));
         // Counted before the loop hears of it, so the loop sees the worker free when it looks.
         finished.fetch_add(1, Ordering::AcqRel);
         match back {
-            Some(detached) => resume.send(detached),
-            None => attention.wake(),
+            Ok(Some(detached)) => resume.send(detached),
+            Ok(None) => attention.wake(),
+            Err(_) => {
+                log::error!("internal error on a worker: session {id} closes");
+                attention.lost(id);
+            }
         }
     }
 }
@@ -197,7 +204,7 @@ impl Core {
 
     /// Runs `handler` for the request of `slot` (its head in `self.ex`) on a worker, or
     /// leaves the request waiting for one, or refuses it when too many wait.
-    pub(super) fn to_pool(&mut self, slot: usize, handler: HandlerFn) {
+    pub(super) fn run_on_pool(&mut self, slot: usize, handler: HandlerFn) {
         let Some(pool) = self.pool.as_mut() else {
             return;
         };
@@ -262,13 +269,20 @@ impl Core {
         }
     }
 
-    /// Pumps the relays whose workers asked for the loop.
+    /// Pumps the relays whose workers asked for the loop; closes the connections of sessions
+    /// a worker lost.
     pub(super) fn attend(&mut self) {
         let Some(pool) = &self.pool else {
             return;
         };
+        let lost = pool.attention.take_lost();
         let mut slots = std::mem::take(&mut self.attended);
         pool.attention.take(&mut slots);
+        for id in lost {
+            if let Some(proxy) = self.sessions.remove_pooled(id) {
+                self.close_proxy(proxy);
+            }
+        }
         for slot in slots.drain(..) {
             self.enqueue(slot);
         }
@@ -293,26 +307,23 @@ impl Core {
     /// The server is stopping: the sockets of sessions on workers close now (their handlers
     /// find the connection gone; their contexts go when they return).
     pub(super) fn cut_pooled(&mut self) {
-        for mut proxy in self.sessions.take_proxies() {
-            let id: SessionId = proxy.id;
-            proxy.break_off(std::io::ErrorKind::ConnectionAborted);
-            proxy.transport.deregister(&self.registry);
-            self.shared.remove_client(id);
-            if let Some(on_close) = &self.env.config.on_close {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_close(id))).is_err()
-                {
-                    log::error!("on_close panicked");
-                }
-            }
-            let transport = {
-                let proxy = *proxy;
-                proxy.transport
-            };
-            super::accept::socket_closed(&self.env.config, id, transport);
-            self.env
-                .config
-                .events
-                .emit(|| crate::event::Event::Disconnected { id });
+        for proxy in self.sessions.take_proxies() {
+            self.close_proxy(proxy);
         }
+    }
+
+    /// Closes the connection of a session that will not come back from its worker.
+    fn close_proxy(&mut self, mut proxy: Proxy) {
+        let id: SessionId = proxy.id;
+        proxy.break_off(std::io::ErrorKind::ConnectionAborted);
+        proxy.transport.deregister(&self.registry);
+        self.shared.remove_client(id);
+        if let Some(on_close) = &self.env.config.on_close {
+            if catch_unwind(AssertUnwindSafe(|| on_close(id))).is_err() {
+                log::error!("on_close panicked");
+            }
+        }
+        super::accept::socket_closed(&self.env.config, id, proxy.transport);
+        self.env.config.events.emit(|| Event::Disconnected { id });
     }
 }

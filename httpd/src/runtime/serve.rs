@@ -172,7 +172,7 @@ impl Core {
         if let Route::Found(Kind::Http(f, placement)) = route {
             if pool.is_some() && wants_worker(env, ex, *placement, session.input.end) {
                 let f = Arc::clone(f);
-                return self.to_pool(slot, f);
+                return self.run_on_pool(slot, f);
             }
         }
         session.phase = Phase::InHandler;
