@@ -43,13 +43,14 @@
 //!   resumption, handshake deadline) and what handlers learn of a TLS session. Uses `error`.
 //! - `proto`: sans-IO protocol cores (request heads, chunked coding, response heads and the
 //!   keep-alive rule, request targets, the WebSocket codec and message assembly). Uses the above.
-//! - `conn`: transports (TCP, TLS over TCP, an in-memory pipe), buffers, response bodies pulled from a
-//!   source, the session state machine and the session table. Uses the above.
+//! - `conn`: transports (TCP, TLS over TCP, an in-memory pipe, the relay between a worker and the
+//!   loop), buffers, response bodies pulled from a source, the session state machine and the
+//!   session table. Uses the above.
 //! - `api`: what handlers get (request, response, `Body`, `WsConn`, detached requests, session
 //!   context). Uses the above.
 //! - `router`: the handler table, a matcher per handler. Uses the above.
-//! - `runtime`: the control channel, dispatch and the poll loop, the only place that decides
-//!   who runs next. Uses the above.
+//! - `runtime`: the control channel, dispatch, the worker pool and the poll loop, the only place
+//!   that decides who runs next. Uses the above.
 //! - `server`: the thin public `Server` handle. Uses everything.
 //! - `svc` (feature `embedded-svc`): embedded-svc's server traits and an `EspHttpServer`
 //!   facade for esp-rs handler code. Uses `server`, `router`, `api` and below; nothing uses it.

@@ -506,3 +506,59 @@ fn a_small_body_stays_on_the_server_thread_and_a_large_one_goes_to_a_worker() {
     assert_eq!(client.request("POST", "/where", b"x").text(), "1");
     assert_eq!(threads.recv().unwrap(), "httpd");
 }
+
+#[test]
+fn a_handler_on_a_worker_may_detach_its_request() {
+    let server = start(Config::builder());
+    server
+        .register(
+            Handler::new("/later", Method::Post, |req| {
+                let mut detached = req.detach()?;
+                thread::spawn(move || {
+                    if let Ok(mut req) = detached.request() {
+                        let body = req.read_body(1 << 20).unwrap_or_default();
+                        let _ = req.send(format!("later:{}", body.len()));
+                    }
+                });
+                Ok(())
+            })
+            .blocking(),
+        )
+        .unwrap();
+    util::register_hello(&server);
+    let mut client = Client::connect(server.local_addr());
+    // A body past the buffer: read by the detached request through the relay.
+    assert_eq!(
+        client.request("POST", "/later", &[7; 100_000]).text(),
+        "later:100000"
+    );
+    assert_eq!(client.request("POST", "/later", b"abc").text(), "later:3");
+    assert_eq!(client.get("/hello").status, 200);
+}
+
+#[test]
+fn a_handler_on_a_worker_may_stop_the_server() {
+    let server = start(Config::builder());
+    let handle = server.clone();
+    server
+        .register(
+            Handler::new("/stop", Method::Get, move |req| {
+                req.send_str("stopping")?;
+                handle.stop();
+                Ok(())
+            })
+            .blocking(),
+        )
+        .unwrap();
+    let addr = server.local_addr();
+    let mut client = Client::connect(addr);
+    client.send("GET /stop HTTP/1.1\r\nHost: t\r\n\r\n");
+    // The response may or may not get out before the stop cuts the connection; the server
+    // stops either way, without deadlocking its worker.
+    let _ = client.try_response();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "the server did not stop");
+        thread::yield_now();
+    }
+}

@@ -1,6 +1,6 @@
-//! The connection layer: transports (TCP, TLS over TCP, an in-memory pipe), buffers and their
-//! pools, response bodies pulled from a source, the session state machine and the session
-//! table. Uses `types`, `error` and `proto`; knows nothing of handlers or the loop.
+//! The connection layer: transports (TCP, TLS over TCP, an in-memory pipe, the relay to a
+//! worker), buffers and their pools, response bodies pulled from a source, the session state
+//! machine and the session table. Uses `types`, `error` and `proto`; knows nothing of handlers or the loop.
 
 pub(crate) mod buffer;
 #[cfg(any(test, feature = "fuzzing"))]

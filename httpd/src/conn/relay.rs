@@ -10,8 +10,7 @@
 //! `send` wait. When the session comes back, [`Proxy::merge_into`] gives it its socket again,
 //! with the bytes still in the relay in front of what the socket brings next.
 
-use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -24,7 +23,26 @@ use super::transport::{Stream, Transport};
 use crate::types::SessionId;
 
 /// Bytes the relay holds in each direction.
-pub(crate) const RELAY_CAP: usize = 64 * 1024;
+pub(crate) const RELAY_CAP: usize = 256 * 1024;
+
+/// The loop's buffers for relayed bytes: the one the socket is read into, and spares (relay
+/// buffers handed back when their sessions returned), so a relay costs no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Buffers {
+    scratch: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// Spare relay buffers kept.
+const SPARE_BUFFERS: usize = 4;
+
+impl Buffers {
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if buf.len() == RELAY_CAP && self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(buf);
+        }
+    }
+}
 
 /// Relays that need the loop's attention, and the loop's waker.
 pub(crate) struct Attention {
@@ -69,10 +87,54 @@ impl Attention {
     }
 }
 
+/// Bytes from the client: `data[start..end]` not yet read by the worker. The buffer itself
+/// moves between the loop and the relay: bytes read while the worker has none are handed
+/// over, not copied.
+#[derive(Debug, Default)]
+struct Chunk {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Copies out what fits in `buf`.
+    fn take_into(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.len());
+        buf[..n].copy_from_slice(&self.data[self.start..self.start + n]);
+        self.start += n;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        n
+    }
+
+    /// Appends `bytes`, moving what is unread to the front first if needed.
+    fn append(&mut self, bytes: &[u8]) {
+        if self.data.len() - self.end < bytes.len() {
+            self.data.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.len());
+            if self.data.len() < self.end + bytes.len() {
+                self.data.resize(self.end + bytes.len(), 0);
+            }
+        }
+        self.data[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// Bytes from the client, not yet read by the worker.
-    inbound: VecDeque<u8>,
+    inbound: Chunk,
     /// The client ended its stream (after `inbound`).
     eof: bool,
     /// The loop stopped reading the socket because `inbound` was full.
@@ -83,6 +145,8 @@ struct State {
     shutdown: bool,
     /// The connection is gone (an I/O error, or the loop closed it): reads and writes fail.
     broken: Option<io::ErrorKind>,
+    /// The worker is waiting on `changed` (so a change must wake it; else no system call).
+    worker_waits: bool,
 }
 
 struct Shared {
@@ -98,6 +162,15 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Releases the state, waking the worker if it waits for a change.
+    fn wake_worker(&self, st: MutexGuard<'_, State>) {
+        let waits = st.worker_waits;
+        drop(st);
+        if waits {
+            self.changed.notify_all();
+        }
     }
 
     /// Asks the loop to pump this relay.
@@ -151,8 +224,13 @@ pub(crate) struct Proxy {
 
 /// Swaps a session's transport for a relay; returns the loop's side.
 pub(crate) fn split(session: &mut Session, attention: Arc<Attention>, slot: usize) -> Box<Proxy> {
+    let state = State {
+        // A client that ended its stream before its body did: the handler learns it.
+        eof: session.input.eof,
+        ..State::default()
+    };
     let shared = Arc::new(Shared {
-        state: Mutex::new(State::default()),
+        state: Mutex::new(state),
         changed: Condvar::new(),
         attention,
         slot,
@@ -192,15 +270,18 @@ impl Proxy {
     /// Moves bytes both ways without blocking: socket to relay while the relay has room,
     /// relay to socket while the socket takes them. `Err` when the connection failed (the
     /// worker has been told).
-    pub(crate) fn pump(&mut self, scratch: &mut [u8]) -> io::Result<()> {
-        let result = self.pump_in(scratch).and_then(|()| self.pump_out());
+    pub(crate) fn pump(&mut self, bufs: &mut Buffers) -> io::Result<()> {
+        let result = self.pump_in(bufs).and_then(|()| self.pump_out());
         if let Err(e) = &result {
             self.break_off(e.kind());
         }
         result
     }
 
-    fn pump_in(&mut self, scratch: &mut [u8]) -> io::Result<()> {
+    /// Reads the socket into the loop's scratch buffer and hands the bytes to the relay: the
+    /// buffer itself when the relay has none left, else a copy.
+    fn pump_in(&mut self, bufs: &mut Buffers) -> io::Result<()> {
+        let Buffers { scratch, spare } = bufs;
         while self.readable && !self.eof {
             let room = {
                 let mut st = self.shared.lock();
@@ -211,18 +292,27 @@ impl Proxy {
             if room == 0 {
                 return Ok(());
             }
-            let want = room.min(scratch.len());
-            match self.transport.read(&mut scratch[..want]) {
+            if scratch.len() < RELAY_CAP {
+                *scratch = spare.pop().unwrap_or_else(|| vec![0; RELAY_CAP]);
+            }
+            match self.transport.read(&mut scratch[..room]) {
                 Ok(0) => {
                     self.eof = true;
                     self.readable = false;
-                    self.shared.lock().eof = true;
-                    self.shared.changed.notify_all();
+                    let mut st = self.shared.lock();
+                    st.eof = true;
+                    self.shared.wake_worker(st);
                 }
                 Ok(n) => {
-                    self.shared.lock().inbound.extend(&scratch[..n]);
-                    self.shared.changed.notify_all();
-                    if n < want && !self.read_closed && self.transport.pending() == 0 {
+                    let mut st = self.shared.lock();
+                    if st.inbound.is_empty() {
+                        std::mem::swap(&mut st.inbound.data, scratch);
+                        (st.inbound.start, st.inbound.end) = (0, n);
+                    } else {
+                        st.inbound.append(&scratch[..n]);
+                    }
+                    self.shared.wake_worker(st);
+                    if n < room && !self.read_closed && self.transport.pending() == 0 {
                         self.readable = false;
                     }
                 }
@@ -238,12 +328,11 @@ impl Proxy {
             if self.out_pos == self.out.len() {
                 self.out.clear();
                 self.out_pos = 0;
-                let shutdown = {
-                    let mut st = self.shared.lock();
-                    std::mem::swap(&mut st.outbound, &mut self.out);
-                    st.shutdown
-                };
+                let mut st = self.shared.lock();
+                std::mem::swap(&mut st.outbound, &mut self.out);
+                let shutdown = st.shutdown;
                 if self.out.is_empty() {
+                    drop(st);
                     if self.transport.holds_output() {
                         self.transport.flush()?;
                     }
@@ -253,7 +342,7 @@ impl Proxy {
                     return Ok(());
                 }
                 // Room for the worker.
-                self.shared.changed.notify_all();
+                self.shared.wake_worker(st);
             }
             match self.transport.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -273,8 +362,7 @@ impl Proxy {
     pub(crate) fn break_off(&self, kind: io::ErrorKind) {
         let mut st = self.shared.lock();
         st.broken.get_or_insert(kind);
-        drop(st);
-        self.shared.changed.notify_all();
+        self.shared.wake_worker(st);
     }
 
     /// Registers the interest the relay needs now.
@@ -293,8 +381,13 @@ impl Proxy {
 
     /// Gives the session back its transport: bytes still in the relay from the client go
     /// after its buffered input, bytes for the client before its pending output. Returns
-    /// whether the connection broke while it was away.
-    pub(crate) fn merge_into(self, session: &mut Session, registry: &Registry) -> bool {
+    /// whether the connection broke while it was away; the relay's buffer goes to `bufs`.
+    pub(crate) fn merge_into(
+        self,
+        session: &mut Session,
+        registry: &Registry,
+        bufs: &mut Buffers,
+    ) -> bool {
         let Proxy {
             mut transport,
             shared,
@@ -314,7 +407,7 @@ impl Proxy {
             if input.data.len() < end + leftover {
                 input.data.resize(end + leftover, 0);
             }
-            let _ = st.inbound.read(&mut input.data[end..end + leftover]);
+            st.inbound.take_into(&mut input.data[end..end + leftover]);
             input.end += leftover;
         }
         input.eof |= eof;
@@ -329,6 +422,7 @@ impl Proxy {
             output.pos = 0;
         }
         let broken = st.broken.is_some();
+        bufs.recycle(std::mem::take(&mut st.inbound.data));
         drop(st);
         if writing {
             let _ = transport.reregister(registry, Token(session.id.slot()), Interest::READABLE);
@@ -341,7 +435,7 @@ impl Proxy {
 impl Relay {
     fn read_locked(&self, st: &mut State, buf: &mut [u8]) -> io::Result<usize> {
         if !st.inbound.is_empty() {
-            let n = st.inbound.read(buf)?;
+            let n = st.inbound.take_into(buf);
             if st.loop_waits_for_room {
                 st.loop_waits_for_room = false;
                 self.shared.call_loop();
@@ -377,19 +471,21 @@ impl Relay {
     /// Waits for a change, up to `deadline`; `false` when it passed.
     fn wait<'a>(
         &'a self,
-        st: MutexGuard<'a, State>,
+        mut st: MutexGuard<'a, State>,
         deadline: Instant,
     ) -> (MutexGuard<'a, State>, bool) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return (st, false);
         }
-        let st = self
+        st.worker_waits = true;
+        let mut st = self
             .shared
             .changed
             .wait_timeout(st, left)
             .unwrap_or_else(|p| p.into_inner())
             .0;
+        st.worker_waits = false;
         (st, true)
     }
 }
@@ -460,3 +556,6 @@ impl Transport for Relay {
 
     fn deregister(&mut self, _: &Registry) {}
 }
+
+#[cfg(test)]
+mod tests;

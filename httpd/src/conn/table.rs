@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mio::Registry;
 
-use super::relay::{self, Attention, Proxy};
+use super::relay::{self, Attention, Buffers, Proxy};
 use super::session::Session;
 use crate::types::SessionId;
 
@@ -183,6 +183,7 @@ impl Sessions {
         &mut self,
         mut session: Box<Session>,
         registry: &Registry,
+        bufs: &mut Buffers,
     ) -> Result<Reattached, Box<Session>> {
         let slot = session.id.slot();
         let back = match self.slots.get(slot) {
@@ -206,7 +207,7 @@ impl Sessions {
                     unreachable!("matched just above");
                 };
                 let (close_requested, queued) = (proxy.close_requested, proxy.queued);
-                let broken = proxy.merge_into(&mut session, registry);
+                let broken = proxy.merge_into(&mut session, registry, bufs);
                 Reattached {
                     close_requested,
                     broken,

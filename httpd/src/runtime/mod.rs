@@ -4,8 +4,10 @@
 //! Each loop iteration polls, notes which sessions are ready, then runs one *turn*: every
 //! ready session gets one step (at most one request), in rotation. A session with pipelined
 //! requests already buffered stays in the ready queue and is served again next turn without
-//! waiting for the socket. Reads never block the loop; only a handler that reads a body larger
-//! than `body_buffer_len`, or produces more than `max_pending_response`, waits on its client.
+//! waiting for the socket. Reads never block the loop. A handler that may wait on its client
+//! (a body larger than `body_buffer_len`) or on anything else (marked blocking, or every
+//! handler with `handlers_on_pool`) runs on the worker pool (`pool.rs`) while the loop relays
+//! its bytes; without a pool (`worker_threads(0)`, ESP-IDF's model) it runs here and waits.
 //! Every step, timer and control message runs under one panic boundary
 //! ([`Core::guarded`]): a bug met by one session's input costs that session, not the server.
 
@@ -40,6 +42,7 @@ use crate::api::detach::{Detached, ResumeTx};
 use crate::api::exchange::{Env, Exchange};
 use crate::config::Config;
 use crate::conn::buffer::Pools;
+use crate::conn::relay::Buffers;
 use crate::conn::session::{Phase, RequestLimits, Session};
 use crate::conn::table::Sessions;
 use crate::event::Event;
@@ -105,7 +108,7 @@ pub(crate) struct Core {
     /// Relays that asked for the loop (reused list).
     attended: Vec<usize>,
     /// Where relayed bytes pass through (allocated with the first relay).
-    scratch: Vec<u8>,
+    relay_bufs: Buffers,
 }
 
 impl EventLoop {
@@ -266,7 +269,7 @@ impl Core {
             waiting: VecDeque::new(),
             spare_ex: Vec::new(),
             attended: Vec::new(),
-            scratch: Vec::new(),
+            relay_bufs: Buffers::default(),
             env: Env {
                 pending_budget: config.max_pending_response,
                 config,

@@ -23,7 +23,7 @@ use super::Core;
 use crate::api::detach::{Detached, ResumeTx};
 use crate::api::exchange::{Env, Exchange};
 use crate::api::request::Request;
-use crate::conn::relay::{Attention, Proxy, RELAY_CAP};
+use crate::conn::relay::{Attention, Proxy};
 use crate::conn::session::{Phase, Session};
 use crate::conn::transport::Transport;
 use crate::event::Event;
@@ -295,10 +295,7 @@ impl Core {
             return;
         };
         proxy.attended();
-        if self.scratch.is_empty() {
-            self.scratch = vec![0; RELAY_CAP];
-        }
-        if let Err(e) = proxy.pump(&mut self.scratch) {
+        if let Err(e) = proxy.pump(&mut self.relay_bufs) {
             log::debug!("session {}: relay: {e}", proxy.id);
         }
         proxy.reregister(&self.registry, Token(slot));

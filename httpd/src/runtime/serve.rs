@@ -279,7 +279,9 @@ impl Core {
                 // Put everything back as it was.
                 std::mem::swap(&mut self.ex, &mut detached.ex);
                 detached.session.phase = Phase::InHandler;
-                let _ = self.sessions.reattach(detached.session, &self.registry);
+                let _ =
+                    self.sessions
+                        .reattach(detached.session, &self.registry, &mut self.relay_bufs);
                 Err(())
             }
         }
@@ -289,7 +291,10 @@ impl Core {
     pub(super) fn resume(&mut self, detached: Box<Detached>) {
         let Detached { session, ex, .. } = *detached;
         let slot = session.id.slot();
-        match self.sessions.reattach(session, &self.registry) {
+        match self
+            .sessions
+            .reattach(session, &self.registry, &mut self.relay_bufs)
+        {
             Ok(back) => {
                 // Edges may have come and gone while it was away: look at the transport again.
                 // (A detached session left mid-step, so it is in no ready queue; the relay of a
