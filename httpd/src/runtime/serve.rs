@@ -146,6 +146,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn dispatch_with(&mut self, slot: usize, head: Head, announce: bool) {
         self.prepare_response(slot);
         self.ex.begin(head, self.env.config.max_req_hdr_len);
@@ -160,12 +161,11 @@ impl Core {
         let session = &mut sessions[slot];
         session.deadline = None;
         if announce {
-            let uri = std::str::from_utf8(head.target.get(&session.input.data)).unwrap_or_default();
             let id = session.id;
             env.config.events.emit(|| Event::RequestHead {
                 id,
                 method: head.method,
-                uri,
+                uri: std::str::from_utf8(head.target.get(&session.input.data)).unwrap_or_default(),
             });
         }
         let route = table.route(head.method, path_of(head.target.get(&session.input.data)));
