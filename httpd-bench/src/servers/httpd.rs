@@ -71,17 +71,28 @@ pub(crate) fn run_with(
     }
 }
 
-/// About `us` microseconds of computation: a hash chain, checked against the clock every
-/// 256 rounds. Returns the hash, so the work cannot be optimised away.
+/// About `us` microseconds of computation: a fixed number of hash rounds, calibrated once
+/// against the clock (so the work is the same wherever it runs, however it is scheduled).
+/// Returns the hash, so the work cannot be optimised away.
 fn work(us: u64) -> String {
-    let start = std::time::Instant::now();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    loop {
-        for i in 0..256u64 {
-            h = (h ^ i).wrapping_mul(0x0100_0000_01b3);
+    static ROUNDS_PER_US: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let per_us = *ROUNDS_PER_US.get_or_init(|| {
+        let start = std::time::Instant::now();
+        let mut h = 0u64;
+        let mut rounds = 0u64;
+        while start.elapsed().as_micros() < 20_000 {
+            h = hash_rounds(h, 4096);
+            rounds += 4096;
         }
-        if start.elapsed().as_micros() as u64 >= us {
-            return format!("{h:016x}");
-        }
+        std::hint::black_box(h);
+        (rounds / start.elapsed().as_micros().max(1) as u64).max(1)
+    });
+    format!("{:016x}", hash_rounds(0xcbf2_9ce4_8422_2325, per_us * us))
+}
+
+fn hash_rounds(mut h: u64, rounds: u64) -> u64 {
+    for i in 0..rounds {
+        h = (h ^ i).wrapping_mul(0x0100_0000_01b3);
     }
+    std::hint::black_box(h)
 }
