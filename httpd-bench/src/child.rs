@@ -18,6 +18,19 @@ impl ChildGuard {
         })
     }
 
+    /// Starts a bench server with `cmd` (its output discarded) and waits until it answers on
+    /// 127.0.0.1:`port`.
+    pub(crate) fn spawn_server(cmd: &mut Command, port: u16) -> io::Result<ChildGuard> {
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut server = ChildGuard::spawn(cmd)?;
+        crate::measure::wait_ready(port, 250, || {
+            server.try_wait().map_or(true, |status| status.is_some())
+        })?;
+        Ok(server)
+    }
+
     /// The process id.
     pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)

@@ -7,7 +7,6 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -114,13 +113,7 @@ impl Setup {
                 cmd
             }
         };
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut server = ChildGuard::spawn(&mut cmd)?;
-        measure::wait_ready(port, 250, || {
-            server.try_wait().map_or(true, |status| status.is_some())
-        })?;
+        let server = ChildGuard::spawn_server(&mut cmd, port)?;
         // The files must be there, whole.
         let mut c = connect(port)?;
         let got = download(&mut c, "/files/small.bin", &mut vec![0; 64 * 1024])?;

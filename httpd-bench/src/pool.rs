@@ -10,7 +10,6 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use crate::child::ChildGuard;
 use crate::harness::build_servers;
@@ -68,14 +67,7 @@ impl Setup {
                 cmd
             }
         };
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = ChildGuard::spawn(&mut cmd)?;
-        measure::wait_ready(port, 250, || {
-            child.try_wait().map_or(true, |status| status.is_some())
-        })?;
-        Ok((child, port))
+        Ok((ChildGuard::spawn_server(&mut cmd, port)?, port))
     }
 
     /// `secs` seconds against `path` on a fresh server, after one second of warm-up.

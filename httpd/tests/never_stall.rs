@@ -71,6 +71,25 @@ fn head(method: &str, path: &str, len: usize) -> String {
     format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {len}\r\n\r\n")
 }
 
+/// Sends the head of a 1 MiB `POST /echo` and `sent` bytes of `fill`, and waits until its
+/// handler has begun reading.
+fn begin_upload(
+    addr: std::net::SocketAddr,
+    fill: u8,
+    sent: usize,
+    started: &mpsc::Receiver<()>,
+) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(head("POST", "/echo", 1 << 20).as_bytes())
+        .unwrap();
+    stream.write_all(&vec![fill; sent]).unwrap();
+    started
+        .recv_timeout(IO_TIMEOUT)
+        .expect("the upload's handler reads");
+    stream
+}
+
 #[test]
 fn a_stalled_upload_and_a_trickling_one_do_not_delay_other_clients() {
     let server = start(Config::builder().max_body_len(Some(16 << 20)));
@@ -80,14 +99,7 @@ fn a_stalled_upload_and_a_trickling_one_do_not_delay_other_clients() {
     let addr = server.local_addr();
 
     // One client sends 100,000 bytes of a 1 MiB body, then stalls.
-    let mut stalled = TcpStream::connect(addr).unwrap();
-    stalled
-        .write_all(head("POST", "/echo", 1 << 20).as_bytes())
-        .unwrap();
-    stalled.write_all(&vec![b's'; 100_000]).unwrap();
-    started
-        .recv_timeout(IO_TIMEOUT)
-        .expect("the stalled upload's handler reads");
+    let mut stalled = begin_upload(addr, b's', 100_000, &started);
 
     // Another trickles its body, one byte every 100 ms, until told to stop.
     let (stop_tx, stop) = mpsc::channel::<()>();
@@ -313,26 +325,32 @@ fn pipelined_requests_are_answered_in_order_across_the_pool() {
     }
 }
 
-/// A handler that holds its worker until the test lets it go.
-fn gated(gate: Arc<Mutex<mpsc::Receiver<()>>>, entered: mpsc::Sender<()>) -> Handler {
-    let entered = Mutex::new(entered);
-    Handler::new("/gate", Method::Get, move |req| {
-        let _ = entered.lock().unwrap().send(());
-        let _ = gate.lock().unwrap().recv_timeout(IO_TIMEOUT);
-        req.send_str("through")
-    })
-    .blocking()
+/// Registers `GET /gate`, a `blocking()` handler that holds its worker until the test lets it
+/// go. Returns the sender that opens the gate (once per request) and the receiver told when a
+/// request has entered the handler.
+fn register_gate(server: &Server) -> (mpsc::Sender<()>, mpsc::Receiver<()>) {
+    let (open, gate) = mpsc::channel::<()>();
+    let (entered_tx, entered) = mpsc::channel();
+    let gate = Mutex::new(gate);
+    let entered_tx = Mutex::new(entered_tx);
+    server
+        .register(
+            Handler::new("/gate", Method::Get, move |req| {
+                let _ = entered_tx.lock().unwrap().send(());
+                let _ = gate.lock().unwrap().recv_timeout(IO_TIMEOUT);
+                req.send_str("through")
+            })
+            .blocking(),
+        )
+        .unwrap();
+    (open, entered)
 }
 
 #[test]
 fn past_the_wait_queue_requests_get_503_and_waiting_ones_complete() {
     let server = start(Config::builder().worker_threads(1).worker_queue_len(1));
     util::register_hello(&server);
-    let (open, gate) = mpsc::channel();
-    let (entered_tx, entered) = mpsc::channel();
-    server
-        .register(gated(Arc::new(Mutex::new(gate)), entered_tx))
-        .unwrap();
+    let (open, entered) = register_gate(&server);
     let addr = server.local_addr();
     // The one worker is taken.
     let mut first = Client::connect(addr);
@@ -413,11 +431,7 @@ fn stop_with_busy_workers_returns_and_closes_their_connections() {
     let server = start(Config::builder().max_body_len(Some(16 << 20)));
     let (started_tx, started) = mpsc::channel();
     register_echo(&server, Some(started_tx));
-    let (open, gate) = mpsc::channel();
-    let (entered_tx, entered) = mpsc::channel();
-    server
-        .register(gated(Arc::new(Mutex::new(gate)), entered_tx))
-        .unwrap();
+    let (open, entered) = register_gate(&server);
     let addr = server.local_addr();
     let mut uploading = Client::connect(addr);
     uploading.send(head("POST", "/echo", 1 << 20));
@@ -446,12 +460,7 @@ fn graceful_shutdown_lets_an_upload_on_a_worker_finish() {
     let (started_tx, started) = mpsc::channel();
     register_echo(&server, Some(started_tx));
     let addr = server.local_addr();
-    let mut uploading = TcpStream::connect(addr).unwrap();
-    uploading
-        .write_all(head("POST", "/echo", 1 << 20).as_bytes())
-        .unwrap();
-    uploading.write_all(&vec![b'g'; 200_000]).unwrap();
-    started.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut uploading = begin_upload(addr, b'g', 200_000, &started);
 
     let stopper = server.clone();
     let shutdown = thread::spawn(move || stopper.shutdown(Duration::from_secs(20)));
