@@ -571,3 +571,44 @@ fn a_handler_on_a_worker_may_stop_the_server() {
         thread::yield_now();
     }
 }
+
+#[test]
+fn a_large_response_sent_at_once_from_the_server_thread_does_not_wait_for_its_reader() {
+    // Past both pending caps, from a handler on the server thread: the body is in memory
+    // already, so the loop holds it and writes it as the reader reads, instead of waiting.
+    let server = start(
+        Config::builder()
+            .max_pending_response(64 * 1024)
+            .max_pending_total(256 * 1024),
+    );
+    util::register_hello(&server);
+    let (tx, sent) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    server
+        .register(Handler::new("/whole", Method::Get, move |req| {
+            let result = req.send(vec![b'w'; 32 << 20]);
+            let _ = tx
+                .lock()
+                .unwrap()
+                .send(thread::current().name() == Some("httpd"));
+            result
+        }))
+        .unwrap();
+    let addr = server.local_addr();
+    let mut reader = TcpStream::connect(addr).unwrap();
+    reader
+        .write_all(b"GET /whole HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // The handler returned, on the server thread, though nothing was read (well before
+    // `send_wait_timeout`, 5 s, which a wait for the reader would have taken).
+    let on_server_thread = sent
+        .recv_timeout(Duration::from_secs(2))
+        .expect("the handler returned without waiting for its reader");
+    assert!(on_server_thread);
+    let slowest = slowest_of(addr, 10);
+    assert!(slowest < PROMPT, "a request took {slowest:?}");
+    reader.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut client = Client::over(reader);
+    assert_eq!(client.response().body.len(), 32 << 20);
+    assert_eq!(client.get("/hello").status, 200);
+}

@@ -30,6 +30,8 @@ pub(crate) struct Env {
     /// The handler runs off the server thread (on a worker, or a detached request): its
     /// sends may wait for the client, since no one else waits for it.
     pub(crate) off_loop: bool,
+    /// The server has a worker pool (handlers that may wait for their clients run there).
+    pub(crate) pool: bool,
     /// The server is shutting down gracefully: every response closes its connection. Shared
     /// with detached requests' environments.
     pub(crate) draining: Arc<AtomicBool>,
@@ -56,6 +58,7 @@ impl Env {
             server: self.server.clone(),
             resume,
             off_loop: true,
+            pool: self.pool,
             draining: Arc::clone(&self.draining),
         }
     }
@@ -223,4 +226,19 @@ pub(crate) fn bound_output(session: &mut Session, env: &Env) -> Result<(), Error
         session.flush_blocking(env.pending_budget, timeout, &env.config.events)?;
     }
     Ok(())
+}
+
+/// [`bound_output`] after a complete response whose body the handler had in memory (`send`).
+/// On the server thread of a server with a pool, it never waits for the client: waiting would
+/// not free the handler's copy of the body, only hold up everyone else; what the client does
+/// not take at once is held and written by the loop as the client reads (or the session closes
+/// after `send_wait_timeout` without progress).
+pub(crate) fn bound_complete_output(session: &mut Session, env: &Env) -> Result<(), Error> {
+    if env.pool && !env.off_loop() {
+        if session.pending_output() >= FLUSH_AT {
+            session.flush_nonblocking(&env.config.events)?;
+        }
+        return Ok(());
+    }
+    bound_output(session, env)
 }

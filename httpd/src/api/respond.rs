@@ -4,7 +4,7 @@
 use std::io;
 
 use super::body::{Body, Parts};
-use super::exchange::{bound_output, Progress};
+use super::exchange::{bound_complete_output, bound_output, Progress};
 use super::request::Request;
 use crate::conn::source::{Source, SourceFraming};
 use crate::event::Event;
@@ -109,7 +109,7 @@ impl Request<'_> {
             self.session.output.data.extend_from_slice(body);
         }
         self.ex.resp.progress = Progress::Done;
-        self.after_write()
+        bound_complete_output(self.session, self.env).inspect_err(|_| self.ex.resp.broken = true)
     }
 
     /// [`send`](Request::send) for a string (ESP-IDF's `httpd_resp_sendstr`).

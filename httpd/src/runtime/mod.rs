@@ -245,6 +245,8 @@ impl Core {
             max_body_len: config.max_body_len,
             max_chunk_line: config.max_req_hdr_len,
         };
+        let pool = Core::pool_for(&config, resume.as_ref());
+        let has_pool = pool.is_some();
         Core {
             registry,
             listener,
@@ -265,7 +267,7 @@ impl Core {
             expired: Vec::new(),
             now: Instant::now(),
             drain_deadline: None,
-            pool: Core::pool_for(&config, resume.as_ref()),
+            pool,
             waiting: VecDeque::new(),
             spare_ex: Vec::new(),
             attended: Vec::new(),
@@ -275,6 +277,7 @@ impl Core {
                 config,
                 date: DateCache::new(),
                 server,
+                pool: has_pool,
                 resume,
                 off_loop: false,
                 draining: Arc::new(AtomicBool::new(false)),
