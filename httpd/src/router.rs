@@ -79,7 +79,8 @@ impl Handler {
     /// file read, computation), which would otherwise hold up every other client while they
     /// run. The handler is written as any other; its `recv` and `send` wait only for its own
     /// client. Requests of one connection are still answered in order. Without a pool
-    /// (`worker_threads(0)`) it runs on the server thread.
+    /// (`worker_threads(0)`) it runs on the server thread, as does a WebSocket endpoint's
+    /// handler whatever it is marked.
     ///
     /// ```
     /// use httpd::{Handler, Method};
