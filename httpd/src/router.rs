@@ -225,7 +225,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    #[inline(always)]
+    #[inline]
     pub(crate) fn route(&self, method: Method, path: &[u8]) -> Route<'_> {
         let mut allowed = Allowed::default();
         let mut get_fallback = None;

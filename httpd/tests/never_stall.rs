@@ -612,3 +612,41 @@ fn a_large_response_sent_at_once_from_the_server_thread_does_not_wait_for_its_re
     assert_eq!(client.response().body.len(), 32 << 20);
     assert_eq!(client.get("/hello").status, 200);
 }
+
+#[test]
+fn a_request_that_waited_for_a_worker_is_announced_once() {
+    let (tx, events) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let server = start(Config::builder().worker_threads(1).on_event(move |e| {
+        if let httpd::Event::RequestHead { id, uri, .. } = e {
+            let _ = tx.lock().unwrap().send((*id, uri.to_string()));
+        }
+    }));
+    let (open, entered) = register_gate(&server);
+    let addr = server.local_addr();
+    let mut first = Client::connect(addr);
+    first.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n");
+    entered.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut second = Client::connect(addr);
+    second.send("GET /gate?second HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Announced when it arrived, though it waits for the worker.
+    let (_, uri) = events.recv_timeout(IO_TIMEOUT).unwrap();
+    assert_eq!(uri, "/gate");
+    let (second_id, uri) = events.recv_timeout(IO_TIMEOUT).unwrap();
+    assert_eq!(uri, "/gate?second");
+    open.send(()).unwrap();
+    assert_eq!(first.response().text(), "through");
+    entered.recv_timeout(IO_TIMEOUT).unwrap();
+    open.send(()).unwrap();
+    assert_eq!(second.response().text(), "through");
+    // The next request on that connection: announced once too.
+    open.send(()).unwrap();
+    assert_eq!(second.get("/gate").text(), "through");
+    // Besides the waiting request's announcement (taken above), only the next request's: none
+    // when the waiting one was dispatched to the freed worker.
+    let announced: Vec<_> = events
+        .try_iter()
+        .filter(|(id, _)| *id == second_id)
+        .collect();
+    assert_eq!(announced.len(), 1, "{announced:?}");
+}

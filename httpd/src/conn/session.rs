@@ -276,7 +276,7 @@ impl Session {
     }
 
     /// Advances the request being read (heads, then small bodies) over the buffered input.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn poll_request(
         &mut self,
         limits: &RequestLimits,

@@ -109,6 +109,8 @@ pub(crate) struct Core {
     attended: Vec<usize>,
     /// Where relayed bytes pass through (allocated with the first relay).
     relay_bufs: Buffers,
+    /// A request that waited for a worker is being dispatched again (not announced again).
+    redispatch: bool,
 }
 
 impl EventLoop {
@@ -272,6 +274,7 @@ impl Core {
             spare_ex: Vec::new(),
             attended: Vec::new(),
             relay_bufs: Buffers::default(),
+            redispatch: false,
             env: Env {
                 pending_budget: config.max_pending_response,
                 config,
@@ -315,16 +318,17 @@ impl Core {
     }
 
     fn enqueue(&mut self, slot: usize) {
-        let queued = if let Some(s) = self.sessions.get_mut(slot) {
-            &mut s.queued
+        if let Some(s) = self.sessions.get_mut(slot) {
+            if !s.queued {
+                s.queued = true;
+                self.ready.push_back(slot);
+            }
         } else if let Some(p) = self.sessions.proxy_mut(slot) {
-            &mut p.queued
-        } else {
-            return;
-        };
-        if !*queued {
-            *queued = true;
-            self.ready.push_back(slot);
+            // The relay of a session on a worker.
+            if !p.queued {
+                p.queued = true;
+                self.ready.push_back(slot);
+            }
         }
     }
 

@@ -131,23 +131,15 @@ impl Core {
         (Request::new(session, &mut self.ex, &self.env), &self.table)
     }
 
-    fn dispatch(&mut self, slot: usize, head: Head) {
-        self.dispatch_with(slot, head, true);
-    }
-
-    /// A request that waited for a worker: its head is parsed again (other requests used the
-    /// header table meanwhile) and it is dispatched without announcing it a second time.
+    /// A request that waited for a worker: served again (its head parsed again: other requests
+    /// used the header table meanwhile) without announcing it a second time.
     pub(super) fn serve_waiting(&mut self, slot: usize) {
-        let s = &mut self.sessions[slot];
-        match s.poll_request(&self.limits, &mut self.ex.headers) {
-            Inbound::Ready(head) => self.dispatch_with(slot, head, false),
-            Inbound::Refused(code) => self.answer_protocol_error(slot, code),
-            _ => self.serve(slot),
-        }
+        self.redispatch = true;
+        self.serve(slot);
+        self.redispatch = false;
     }
 
-    #[inline(always)]
-    fn dispatch_with(&mut self, slot: usize, head: Head, announce: bool) {
+    fn dispatch(&mut self, slot: usize, head: Head) {
         self.prepare_response(slot);
         self.ex.begin(head, self.env.config.max_req_hdr_len);
         let Core {
@@ -156,11 +148,12 @@ impl Core {
             env,
             table,
             pool,
+            redispatch,
             ..
         } = self;
         let session = &mut sessions[slot];
         session.deadline = None;
-        if announce {
+        if !*redispatch {
             let id = session.id;
             env.config.events.emit(|| Event::RequestHead {
                 id,
