@@ -208,7 +208,9 @@ impl Core {
         let Some(pool) = self.pool.as_mut() else {
             return;
         };
-        if !pool.has_room() {
+        // In arrival order: a worker that just became free goes to those already waiting (a
+        // request taken from the queue is the first of them).
+        if !pool.has_room() || (!self.redispatch && !self.waiting.is_empty()) {
             return self.await_worker(slot);
         }
         let max_headers = self.env.config.max_req_headers;
