@@ -380,13 +380,16 @@ fn past_the_wait_queue_requests_get_503_and_waiting_ones_complete() {
     assert_eq!(second.get("/hello").status, 200);
 }
 
+/// Pending-output caps far below the responses of the tests that use them.
+fn small_output_caps() -> ConfigBuilder {
+    Config::builder()
+        .max_pending_response(64 * 1024)
+        .max_pending_total(256 * 1024)
+}
+
 #[test]
 fn a_large_response_to_a_reader_that_stalls_holds_up_only_its_worker() {
-    let server = start(
-        Config::builder()
-            .max_pending_response(64 * 1024)
-            .max_pending_total(256 * 1024),
-    );
+    let server = start(small_output_caps());
     util::register_hello(&server);
     let (entered_tx, entered) = mpsc::channel();
     let entered_tx = Mutex::new(entered_tx);
@@ -576,11 +579,7 @@ fn a_handler_on_a_worker_may_stop_the_server() {
 fn a_large_response_sent_at_once_from_the_server_thread_does_not_wait_for_its_reader() {
     // Past both pending caps, from a handler on the server thread: the body is in memory
     // already, so the loop holds it and writes it as the reader reads, instead of waiting.
-    let server = start(
-        Config::builder()
-            .max_pending_response(64 * 1024)
-            .max_pending_total(256 * 1024),
-    );
+    let server = start(small_output_caps());
     util::register_hello(&server);
     let (tx, sent) = mpsc::channel();
     let tx = Mutex::new(tx);

@@ -11,22 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use httpd::{Config, Handler, Method, Server};
-use util::{start, Client, IO_TIMEOUT};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use util::{start, Client, Rng, IO_TIMEOUT};
 
 fn server() -> Server {
     let server = start(

@@ -7,22 +7,7 @@ use std::io::Read;
 use std::net::Shutdown;
 
 use httpd::{Config, Handler, Method};
-use util::{start, Client};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use util::{start, Client, Rng};
 
 const SEEDS: [&[u8]; 5] = [
     b"GET /hello?a=b HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
