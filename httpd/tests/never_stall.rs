@@ -649,3 +649,39 @@ fn a_request_that_waited_for_a_worker_is_announced_once() {
         .collect();
     assert_eq!(announced.len(), 1, "{announced:?}");
 }
+
+#[test]
+fn requests_waiting_for_a_worker_get_one_in_arrival_order() {
+    let server = start(Config::builder().worker_threads(1));
+    util::register_hello(&server);
+    let (open, gate) = mpsc::channel::<()>();
+    let (entered_tx, entered) = mpsc::channel::<String>();
+    let gate = Mutex::new(gate);
+    let entered_tx = Mutex::new(entered_tx);
+    server
+        .register(
+            Handler::new("/turn", Method::Get, move |req| {
+                let who = req.query().unwrap_or_default().to_owned();
+                let _ = entered_tx.lock().unwrap().send(who.clone());
+                let _ = gate.lock().unwrap().recv_timeout(IO_TIMEOUT);
+                req.send(who)
+            })
+            .blocking(),
+        )
+        .unwrap();
+    let addr = server.local_addr();
+    let mut clients = Vec::new();
+    for who in ["a", "b", "c", "d"] {
+        let mut c = Client::connect(addr);
+        c.send(format!("GET /turn?{who} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        // Requests are taken in the order they are read: once a later connection's request
+        // is answered, this one has been dispatched or queued.
+        assert_eq!(Client::connect(addr).get("/hello").status, 200);
+        clients.push(c);
+    }
+    for (who, c) in ["a", "b", "c", "d"].into_iter().zip(&mut clients) {
+        assert_eq!(entered.recv_timeout(IO_TIMEOUT).unwrap(), who);
+        open.send(()).unwrap();
+        assert_eq!(c.response().text(), who);
+    }
+}
