@@ -100,17 +100,14 @@ impl Setup {
         let port = measure::free_port()?;
         let mut cmd = match peer {
             Peer::Httpd => {
-                let mut cmd = measure::pinned(SERVER_CORE, self.bins.join("bench-httpd"));
-                cmd.arg("--port").arg(port.to_string());
+                let mut cmd = measure::server_command(&self.bins, "bench-httpd", port);
                 cmd.env("HTTPD_BENCH_FILES", self.files.www());
                 cmd
             }
             Peer::Nginx => {
                 let dir = self.files.0.join("nginx");
                 let nginx = nginx::command_with_files(&dir, port, Some(&self.files.www()))?;
-                let mut cmd = measure::pinned(SERVER_CORE, nginx.get_program());
-                cmd.args(nginx.get_args());
-                cmd
+                measure::pinned_server(&nginx)
             }
         };
         let server = ChildGuard::spawn_server(&mut cmd, port)?;

@@ -223,17 +223,8 @@ impl Bench {
     fn start(&self, kind: Kind) -> io::Result<(ChildGuard, u16)> {
         let port = measure::free_port()?;
         let mut cmd = match kind.binary() {
-            Some(bin) => {
-                let mut cmd = measure::pinned(SERVER_CORE, self.bins.join(bin));
-                cmd.arg("--port").arg(port.to_string());
-                cmd
-            }
-            None => {
-                let nginx = nginx::command(&self.work.0.join("nginx"), port)?;
-                let mut cmd = measure::pinned(SERVER_CORE, nginx.get_program());
-                cmd.args(nginx.get_args());
-                cmd
-            }
+            Some(bin) => measure::server_command(&self.bins, bin, port),
+            None => measure::pinned_server(&nginx::command(&self.work.0.join("nginx"), port)?),
         };
         let log = self.work.0.join(format!("{}.log", kind.name()));
         cmd.stdin(Stdio::null())

@@ -135,6 +135,20 @@ pub(crate) fn pinned(core: usize, program: impl AsRef<std::ffi::OsStr>) -> Comma
     cmd
 }
 
+/// A bench server binary from `bins`, pinned to the server core, listening on `port`.
+pub(crate) fn server_command(bins: &Path, bin: &str, port: u16) -> Command {
+    let mut cmd = pinned(SERVER_CORE, bins.join(bin));
+    cmd.arg("--port").arg(port.to_string());
+    cmd
+}
+
+/// `cmd` (program and arguments) pinned to the server core.
+pub(crate) fn pinned_server(cmd: &Command) -> Command {
+    let mut pinned = pinned(SERVER_CORE, cmd.get_program());
+    pinned.args(cmd.get_args());
+    pinned
+}
+
 /// The nice value of this session's scheduling group, restored when dropped.
 #[derive(Debug)]
 pub(crate) struct SessionPriority {

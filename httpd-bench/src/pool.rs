@@ -48,23 +48,15 @@ impl Setup {
         let port = measure::free_port()?;
         let mut cmd = match server {
             Server::Httpd(workers) => {
-                let mut cmd = measure::pinned(SERVER_CORE, self.bins.join("bench-httpd"));
+                let mut cmd = measure::server_command(&self.bins, "bench-httpd", port);
                 if let Some(n) = workers {
                     cmd.env("HTTPD_BENCH_WORKERS", n.to_string());
                 }
-                cmd.arg("--port").arg(port.to_string());
                 cmd
             }
-            Server::Hyper => {
-                let mut cmd = measure::pinned(SERVER_CORE, self.bins.join("bench-hyper"));
-                cmd.arg("--port").arg(port.to_string());
-                cmd
-            }
+            Server::Hyper => measure::server_command(&self.bins, "bench-hyper", port),
             Server::Nginx => {
-                let nginx = nginx::command(&self.dir.join("nginx"), port)?;
-                let mut cmd = measure::pinned(SERVER_CORE, nginx.get_program());
-                cmd.args(nginx.get_args());
-                cmd
+                measure::pinned_server(&nginx::command(&self.dir.join("nginx"), port)?)
             }
         };
         Ok((ChildGuard::spawn_server(&mut cmd, port)?, port))

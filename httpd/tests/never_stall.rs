@@ -346,6 +346,16 @@ fn register_gate(server: &Server) -> (mpsc::Sender<()>, mpsc::Receiver<()>) {
     (open, entered)
 }
 
+/// A client whose `GET /gate` holds a worker (see [`register_gate`]), once it has entered.
+fn take_worker(addr: std::net::SocketAddr, entered: &mpsc::Receiver<()>) -> Client {
+    let mut client = Client::connect(addr);
+    client.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n");
+    entered
+        .recv_timeout(IO_TIMEOUT)
+        .expect("the gate handler is entered");
+    client
+}
+
 #[test]
 fn past_the_wait_queue_requests_get_503_and_waiting_ones_complete() {
     let server = start(Config::builder().worker_threads(1).worker_queue_len(1));
@@ -353,9 +363,7 @@ fn past_the_wait_queue_requests_get_503_and_waiting_ones_complete() {
     let (open, entered) = register_gate(&server);
     let addr = server.local_addr();
     // The one worker is taken.
-    let mut first = Client::connect(addr);
-    first.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n");
-    entered.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut first = take_worker(addr, &entered);
     // The second waits in the queue, unanswered.
     let mut second = Client::connect(addr);
     second.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -440,9 +448,7 @@ fn stop_with_busy_workers_returns_and_closes_their_connections() {
     uploading.send(head("POST", "/echo", 1 << 20));
     uploading.send(vec![b'u'; 30_000]);
     started.recv_timeout(IO_TIMEOUT).unwrap();
-    let mut gated_client = Client::connect(addr);
-    gated_client.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n");
-    entered.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut gated_client = take_worker(addr, &entered);
 
     let t = Instant::now();
     server.stop();
@@ -623,9 +629,7 @@ fn a_request_that_waited_for_a_worker_is_announced_once() {
     }));
     let (open, entered) = register_gate(&server);
     let addr = server.local_addr();
-    let mut first = Client::connect(addr);
-    first.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n");
-    entered.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut first = take_worker(addr, &entered);
     let mut second = Client::connect(addr);
     second.send("GET /gate?second HTTP/1.1\r\nHost: t\r\n\r\n");
     // Announced when it arrived, though it waits for the worker.
